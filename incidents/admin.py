@@ -1,0 +1,288 @@
+"""The engineers' admin: quick notes during an outage, status actions, and the whole timeline on one page."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from simple_history.admin import SimpleHistoryAdmin
+
+from incidents import services
+from incidents.models import (
+    AffectedComponent,
+    Component,
+    ComponentGroup,
+    ComponentStatusChange,
+    Incident,
+    IncidentRole,
+    IncidentUpdate,
+    ProgressNote,
+)
+from incidents.templatetags.status_tags import duration
+
+
+def _can_edit_details(request: HttpRequest) -> bool:
+    return request.user.has_perm("incidents.edit_incident_details")
+
+
+@admin.register(ComponentGroup)
+class ComponentGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "position"]
+    list_editable = ["position"]
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = ComponentStatusChange
+    fields: list[str] = ["changed_at", "previous_status", "status", "incident", "changed_by"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-changed_at"]
+    verbose_name_plural = "Status history"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ComponentStatusChange]:
+        return super().get_queryset(request).select_related("incident", "changed_by")
+
+
+@admin.register(Component)
+class ComponentAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "group", "status", "position", "showcase"]
+    list_filter = ["status", "group"]
+    list_select_related = ["group"]
+    search_fields = ["name", "description"]
+    inlines = [StatusChangeInline]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) or request.user.has_perm(
+            "incidents.change_component_status"
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if request.user.has_perm("incidents.change_component"):
+            return []
+        # Engineers may move the status, nothing else.
+        return [f.name for f in Component._meta.fields if f.name not in ("status", "id")]
+
+    def save_model(self, request: HttpRequest, obj: Component, form: ModelForm, change: bool) -> None:
+        new_status = obj.status
+        if change and "status" in form.changed_data:
+            obj.status = form.initial["status"]
+        super().save_model(request, obj, form, change)
+        if change and new_status != obj.status:
+            services.component_set_status(component=obj, status=new_status, by=request.user)  # type: ignore[arg-type]
+        elif not change:
+            ComponentStatusChange.objects.create(
+                component=obj,
+                status=obj.status,
+                changed_at=obj.created_at,
+                changed_by=request.user,  # type: ignore[misc]
+            )
+
+
+class ActiveFilter(admin.SimpleListFilter):
+    title = "activity"
+    parameter_name = "active"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Open"), ("no", "Closed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+        if self.value() == "yes":
+            return queryset.exclude(status__in=Incident.CLOSED_STATUSES)
+        if self.value() == "no":
+            return queryset.filter(status__in=Incident.CLOSED_STATUSES)
+        return queryset
+
+
+class AffectedComponentInline(admin.TabularInline):
+    model = AffectedComponent
+    extra = 0
+    verbose_name_plural = "Affected components (setting a status here changes the component's status)"
+
+
+class RoleInline(admin.TabularInline):
+    model = IncidentRole
+    extra = 0
+    verbose_name_plural = "People (one commander, one primary communicator: one voice)"
+
+
+class NoteFormSet(BaseInlineFormSet):
+    def get_queryset(self) -> QuerySet[ProgressNote]:
+        return super().get_queryset().select_related("author")
+
+
+class ProgressNoteInline(admin.StackedInline):
+    model = ProgressNote
+    formset = NoteFormSet
+    extra = 1
+    fields = ["text", "is_public", "author_display", "created_at"]
+    readonly_fields = ["author_display", "created_at"]
+    ordering = ["-created_at"]
+    verbose_name = "progress note"
+    verbose_name_plural = "Progress notes (internal unless marked public)"
+
+    @admin.display(description="Author")
+    def author_display(self, obj: ProgressNote) -> str:
+        return obj.author_name if obj.pk else "you"
+
+
+class UpdateInline(admin.StackedInline):
+    """Published updates are immutable; publishers may add a new one (the compose screen comes later)."""
+
+    model = IncidentUpdate
+    extra = 0
+    fields = ["status", "body", "author_title", "author_name", "published_at"]
+    readonly_fields = ["author_name", "published_at"]
+    ordering = ["-published_at"]
+    verbose_name = "public update"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("incidents.publish_update")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "kind", "severity_short", "impact", "status", "started_at", "tta", "is_public"]
+    list_filter = [ActiveFilter, "status", "severity", "kind", "impact"]
+    search_fields = ["title", "notes__text", "updates__body"]
+    date_hierarchy = "started_at"
+    actions = ["mark_identified", "mark_monitoring", "mark_resolved", "mark_in_progress", "mark_completed"]
+    inlines = [ProgressNoteInline, AffectedComponentInline, RoleInline, UpdateInline]
+    computed = [
+        "acknowledged_at",
+        "monitoring_at",
+        "resolved_at",
+        "tta",
+        "created_at",
+        "updated_at",
+        "timeline",
+    ]
+    fieldsets: Any = [
+        (None, {"fields": ["title", "kind", "status", "severity", "impact"]}),
+        (
+            "When",
+            {"fields": ["detected_at", "started_at", "scheduled_for", "scheduled_until", "postmortem_url"]},
+        ),
+        ("Computed", {"fields": computed}),
+    ]
+
+    @admin.display(description="severity")
+    def severity_short(self, obj: Incident) -> str:
+        return obj.severity.upper()
+
+    @admin.display(description="time to acknowledge")
+    def tta(self, obj: Incident) -> str:
+        return duration(obj.time_to_acknowledge) or "—"
+
+    @admin.display(boolean=True, description="public")
+    def is_public(self, obj: Incident) -> bool:
+        return obj.is_public
+
+    @admin.display(description="Timeline (all notes, updates and component changes, newest first)")
+    def timeline(self, obj: Incident) -> SafeString:
+        if not obj.pk:
+            return format_html("<p>{}</p>", "The timeline starts when the incident is saved.")
+        return render_to_string(
+            "admin/incidents/incident/_timeline.html",
+            {
+                "updates": obj.updates.select_related("author"),
+                "notes": obj.notes.select_related("author"),
+                "changes": ComponentStatusChange.objects.filter(incident=obj).select_related(
+                    "component", "changed_by"
+                ),
+            },
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if _can_edit_details(request):
+            return list(self.computed)
+        return [f for fs in self.fieldsets for f in fs[1]["fields"]]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
+        return super().get_queryset(request)
+
+    def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
+        new_status = obj.status
+        if change and "status" in form.changed_data:
+            obj.status = form.initial["status"]
+        super().save_model(request, obj, form, change)
+        if change and new_status != obj.status:
+            services.incident_set_status(incident=obj, status=new_status, by=request.user)  # type: ignore[arg-type]
+
+    def save_formset(self, request: HttpRequest, form: ModelForm, formset: Any, change: bool) -> None:
+        user: Any = request.user
+        incident: Incident = form.instance
+        if formset.model is IncidentUpdate:
+            for update_form in formset.forms:
+                if update_form.has_changed() and update_form.instance.pk is None and update_form.is_valid():
+                    data = update_form.cleaned_data
+                    services.update_publish(
+                        incident=incident,
+                        author=user,
+                        status=data["status"],
+                        body=data["body"],
+                        author_title=data.get("author_title", ""),
+                    )
+            return
+        instances = formset.save(commit=False)
+        for instance in instances:
+            if isinstance(instance, ProgressNote) and instance.pk is None:
+                instance.author = user
+            if isinstance(instance, AffectedComponent):
+                services.incident_set_component_status(
+                    incident=incident, component=instance.component, status=instance.status, by=user
+                )
+                continue
+            instance.save()
+        for deleted in formset.deleted_objects:
+            deleted.delete()
+        formset.save_m2m()
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[Incident], status: str) -> None:
+        done, skipped = 0, 0
+        for incident in queryset:
+            try:
+                services.incident_set_status(incident=incident, status=status, by=request.user)  # type: ignore[arg-type]
+                done += 1
+            except ValueError:
+                skipped += 1
+        label = Incident.Status(status).label
+        self.message_user(request, f"{done} marked {label.lower()}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"{skipped} skipped: that status does not apply to them.", messages.WARNING
+            )
+
+    @admin.action(description="Mark identified", permissions=["edit_details"])
+    def mark_identified(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        self._set_status(request, queryset, Incident.Status.IDENTIFIED)
+
+    @admin.action(description="Mark monitoring", permissions=["edit_details"])
+    def mark_monitoring(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        self._set_status(request, queryset, Incident.Status.MONITORING)
+
+    @admin.action(description="Mark resolved", permissions=["edit_details"])
+    def mark_resolved(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        self._set_status(request, queryset, Incident.Status.RESOLVED)
+
+    @admin.action(description="Maintenance: mark in progress", permissions=["edit_details"])
+    def mark_in_progress(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        self._set_status(request, queryset, Incident.Status.IN_PROGRESS)
+
+    @admin.action(description="Maintenance: mark completed", permissions=["edit_details"])
+    def mark_completed(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        self._set_status(request, queryset, Incident.Status.COMPLETED)
+
+    def has_edit_details_permission(self, request: HttpRequest) -> bool:
+        return _can_edit_details(request)

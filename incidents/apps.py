@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class IncidentsConfig(AppConfig):
+    name = "incidents"
+    verbose_name = "Incidents and components"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from incidents import signals  # noqa: F401  (connects cache invalidation)
+        from incidents.roles import sync_role_groups
+
+        post_migrate.connect(sync_role_groups, sender=self)

@@ -1,0 +1,38 @@
+"""The people roles as Django groups. Checked with ``user.has_perm``, never with ``is_superuser``.
+
+Synced after every ``migrate`` so a fresh install and an upgraded one end up with the same groups.
+"""
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+
+PUBLISHER = "Publisher"
+COMMUNICATOR = "Communicator"
+ENGINEER = "Engineer"
+
+_ENGINEER = {
+    "view_incident", "change_incident",  # change: to add notes inline; details stay read-only
+    "view_progressnote", "add_progressnote", "change_progressnote",
+    "view_component", "view_componentgroup", "change_component_status",
+    "view_affectedcomponent", "add_affectedcomponent", "change_affectedcomponent",
+    "view_incidentupdate", "view_incidentrole", "view_componentstatuschange",
+}  # fmt: skip
+_COMMUNICATOR = _ENGINEER | {
+    "add_incident", "edit_incident_details",
+    "add_incidentrole", "change_incidentrole", "delete_incidentrole", "delete_affectedcomponent",
+}  # fmt: skip
+_PUBLISHER = _COMMUNICATOR | {"add_incidentupdate", "publish_update"}
+
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    PUBLISHER: _PUBLISHER,
+    COMMUNICATOR: _COMMUNICATOR,
+    ENGINEER: _ENGINEER,
+}
+
+
+def sync_role_groups(**kwargs: Any) -> None:
+    for name, codenames in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        permissions = Permission.objects.filter(content_type__app_label="incidents", codename__in=codenames)
+        group.permissions.set(permissions)

@@ -1,0 +1,30 @@
+"""Invalidate the public version whenever something the public can see changes.
+
+Signals (not services) because the admin, services and tasks all write these rows,
+and a missed invalidation would leave the open status page showing an old state.
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from incidents.models import (
+    AffectedComponent,
+    Component,
+    ComponentGroup,
+    Incident,
+    IncidentUpdate,
+    ProgressNote,
+)
+from statushub.lib.public_cache import bump_public_version
+
+_PUBLIC_MODELS = (ComponentGroup, Component, Incident, AffectedComponent, IncidentUpdate, ProgressNote)
+
+
+@receiver(post_save)
+@receiver(post_delete)
+def _bump_on_public_change(sender: type, **kwargs: Any) -> None:
+    if sender in _PUBLIC_MODELS:
+        transaction.on_commit(bump_public_version)

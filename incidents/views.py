@@ -1,0 +1,111 @@
+"""The public status page: cacheable, cookieless, and cheap to poll."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import condition, require_safe
+
+from incidents import selectors
+from statushub.lib.public_cache import public_version
+
+View = Callable[..., HttpResponse]
+
+
+def _etag(request: HttpRequest, *args: Any, **kwargs: Any) -> str:
+    # The day is part of the tag because the availability bars move at midnight UTC.
+    return f"{public_version()}-{timezone.now():%Y%m%d}"
+
+
+def public(view: View) -> View:
+    """Public pages: GET/HEAD only, ETag + 304, shared-cache friendly, and never a cookie."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        patch_cache_control(
+            response,
+            public=True,
+            max_age=settings.STATUSHUB_PUBLIC_MAX_AGE,
+            stale_while_revalidate=30,
+            stale_if_error=86400,
+        )
+        return response
+
+    return require_safe(wrapper)
+
+
+def _context(**extra: Any) -> dict[str, Any]:
+    return {
+        "site_name": settings.STATUSHUB_SITE_NAME,
+        "poll_seconds": settings.STATUSHUB_POLL_SECONDS,
+        "version": public_version(),
+        **extra,
+    }
+
+
+def _unchanged(request: HttpRequest) -> bool:
+    return request.GET.get("v") == public_version()
+
+
+@public
+@condition(etag_func=_etag)
+def status_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "status/page.html", _context(page=selectors.status_page()))
+
+
+@public
+def status_live(request: HttpRequest) -> HttpResponse:
+    """Polled by the open page: 204 (no swap) while nothing changed, else the fresh live region."""
+    if _unchanged(request):
+        return HttpResponse(status=204)
+    return render(request, "status/_live.html", _context(page=selectors.status_page()))
+
+
+def _public_incident(pk: int) -> Any:
+    incident = get_object_or_404(selectors.with_timeline(selectors.public_incidents()), pk=pk)
+    return incident
+
+
+@public
+@condition(etag_func=_etag)
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _public_incident(pk)
+    return render(
+        request,
+        "status/incident_detail.html",
+        _context(incident=incident, timeline=selectors.incident_timeline(incident)),
+    )
+
+
+@public
+def incident_live(request: HttpRequest, pk: int) -> HttpResponse:
+    if _unchanged(request):
+        return HttpResponse(status=204)
+    incident = _public_incident(pk)
+    return render(
+        request,
+        "status/_incident_live.html",
+        _context(incident=incident, timeline=selectors.incident_timeline(incident)),
+    )
+
+
+@public
+def history_index(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    return redirect("status:history-month", year=now.year, month=now.month)
+
+
+@public
+@condition(etag_func=_etag)
+def history_month(request: HttpRequest, year: int, month: int) -> HttpResponse:
+    if not (1 <= month <= 12 and 1970 <= year <= 9999):
+        raise Http404("No such month")
+    return render(
+        request, "status/history.html", _context(history=selectors.history_month(year=year, month=month))
+    )

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# One command for a working demo: install, migrate, seed, then run web + worker + scheduler.
+# With no environment it runs embedded (SQLite, file-system broker); DATABASE_URL/REDIS_URL switch to PostgreSQL/Redis.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/_bootstrap.sh
+
+export STATUSHUB_SITE_NAME="${STATUSHUB_SITE_NAME:-Northwind Cloud}"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+export STATUSHUB_SITE_URL="${STATUSHUB_SITE_URL:-http://localhost:$PORT}"
+mkdir -p var/log
+
+echo "==> Migrating and seeding the demo data"
+python manage.py migrate --noinput -v0
+python manage.py collectstatic --noinput -v0
+python manage.py seed_demo
+
+pids=()
+cleanup() {
+    trap - EXIT INT TERM
+    echo; echo "==> Stopping web, worker and scheduler"
+    kill "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+celery -A statushub worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
+pids+=($!)
+celery -A statushub beat --loglevel=INFO >var/log/beat.log 2>&1 &
+pids+=($!)
+gunicorn statushub.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 \
+    --access-logfile var/log/web-access.log --error-logfile var/log/web.log &
+pids+=($!)
+
+for _ in $(seq 1 50); do
+    curl -fs -o /dev/null "http://$HOST:$PORT/" && break
+    sleep 0.2
+done
+
+cat <<MSG
+
+  StatusHub demo is running.
+    Public status page   http://localhost:$PORT/
+    Admin                http://localhost:$PORT/admin/
+  Logins (password northwind-demo for all):
+    dana   — Publisher (CEO)            priya — Publisher (VP Engineering)
+    sam    — Communicator (comms lead)  lee   — Communicator (support)
+    marco  — Engineer                   admin — superuser
+  Logs: var/log/{web,worker,beat}.log.  Ctrl-C stops everything.
+
+MSG
+wait -n "${pids[@]}"
+echo "A process exited; see var/log/." >&2
+exit 1

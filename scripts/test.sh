@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One command for the whole suite on a fresh machine: install, lint, type-check, test on PostgreSQL + Redis,
+# including a real Celery worker and Chromium driven by Playwright. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/_bootstrap.sh
+
+if [ ! -x /usr/bin/chromium ]; then
+    echo "==> Installing Debian's Chromium for the browser tests"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/statushub}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/14}"
+export SECRET_KEY="${SECRET_KEY:-test-only-secret-key-not-for-production}"
+export STATUSHUB_VAR_DIR="${STATUSHUB_VAR_DIR:-$PWD/var/test}"
+
+echo "==> ruff"
+ruff check .
+ruff format --check .
+echo "==> mypy"
+mypy .
+echo "==> migrations are up to date"
+python manage.py makemigrations --check --dry-run >/dev/null
+echo "==> pytest (PostgreSQL: $DATABASE_URL, Redis: $REDIS_URL)"
+pytest "$@"

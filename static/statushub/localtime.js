@@ -1,0 +1,27 @@
+// Show every <time datetime> in the reader's own time zone. The server renders UTC text,
+// so the page is still correct with JavaScript off and is identical for every reader (cacheable).
+(function () {
+  "use strict";
+  var dateTime = new Intl.DateTimeFormat(undefined, {
+    day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+  });
+  var timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+
+  function localise(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      if (el.hasAttribute("data-relative")) {
+        el.textContent = timeOnly.format(when);
+      } else {
+        el.textContent = (el.dataset.format === "time" ? timeOnly : dateTime).format(when);
+      }
+      el.title = when.toISOString();
+    });
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    root.querySelectorAll("[data-tz-name]").forEach(function (el) { el.textContent = zone ? " (" + zone + ")" : ""; });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { localise(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { localise(event.target.parentNode || document); });
+})();
