@@ -37,8 +37,8 @@ class ComponentGroupAdmin(admin.ModelAdmin):
 
 class StatusChangeInline(admin.TabularInline):
     model = ComponentStatusChange
-    fields: list[str] = ["changed_at", "previous_status", "status", "incident", "changed_by"]
-    readonly_fields = fields
+    fields = ["changed_at", "previous_status", "status", "incident", "changed_by"]
+    readonly_fields = ["changed_at", "previous_status", "status", "incident", "changed_by"]
     extra = 0
     max_num = 0
     can_delete = False

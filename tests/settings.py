@@ -1,0 +1,18 @@
+"""Test settings: the real settings (PostgreSQL and Redis from the environment) plus test-only speedups."""
+
+import os
+
+from statushub.settings import *  # noqa: F403
+from statushub.settings import CACHES, STATIC_ROOT
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Each test run gets its own cache namespace and queue, so runs never see each other's keys or tasks.
+_RUN = f"test-{os.getpid()}"
+CACHES["default"]["KEY_PREFIX"] = _RUN
+CELERY_TASK_DEFAULT_QUEUE = _RUN
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing directory
