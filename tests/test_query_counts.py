@@ -32,7 +32,7 @@ def _history(count, components, author, *, open_count=2):
     IncidentUpdate.objects.bulk_create(
         IncidentUpdate(
             incident=incident, status="investigating", body="x", body_html="<p>x</p>", author=author,
-            author_name="Priya", published_at=incident.acknowledged_at + timedelta(minutes=k),
+            author_name="Priya", published_at=now - timedelta(minutes=k),
         )
         for incident in incidents for k in range(3)
     )  # fmt: skip

@@ -30,6 +30,7 @@ def test_seed_demo_tells_one_crisis_and_can_be_run_again(client):
 
     maintenance = Incident.objects.get(kind="maintenance")
     assert maintenance.status == "scheduled"
+    assert maintenance.scheduled_for and maintenance.scheduled_until
     assert maintenance.scheduled_for.weekday() == 5
     assert (maintenance.scheduled_for.hour, maintenance.scheduled_until.hour) == (2, 3)
 

@@ -32,7 +32,7 @@ def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
         "DJANGO_SETTINGS_MODULE": "statushub.settings",
         "DATABASE_URL": _database_url(),
         "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        "CACHE_KEY_PREFIX": str(settings.CACHES["default"]["KEY_PREFIX"]),
     }
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
