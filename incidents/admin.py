@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
@@ -157,6 +158,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
     list_filter = [ActiveFilter, "status", "severity", "kind", "impact"]
     search_fields = ["title", "notes__text", "updates__body"]
     date_hierarchy = "started_at"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["mark_identified", "mark_monitoring", "mark_resolved", "mark_in_progress", "mark_completed"]
     inlines = [ProgressNoteInline, AffectedComponentInline, RoleInline, UpdateInline]
     computed = [
@@ -224,16 +226,19 @@ class IncidentAdmin(SimpleHistoryAdmin):
         user: Any = request.user
         incident: Incident = form.instance
         if formset.model is IncidentUpdate:
+            # Published updates are immutable, so only new ones arrive here; each goes through the service.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             for update_form in formset.forms:
                 if update_form.has_changed() and update_form.instance.pk is None and update_form.is_valid():
                     data = update_form.cleaned_data
-                    services.update_publish(
+                    update = services.update_publish(
                         incident=incident,
                         author=user,
                         status=data["status"],
                         body=data["body"],
                         author_title=data.get("author_title", ""),
                     )
+                    formset.new_objects.append(update)
             return
         instances = formset.save(commit=False)
         for instance in instances:
