@@ -1,0 +1,69 @@
+"""Chromium, driven by Playwright, against a live server on loopback."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from incidents import services
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain test setup.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+def test_an_engineers_public_note_appears_on_the_open_page_without_a_reload(
+    browser, live_server, settings, make_component, make_incident, engineer
+):
+    settings.STATUSHUB_POLL_SECONDS = 1
+    payments = make_component("Payments", group="Billing")
+    incident = make_incident("Some customers charged twice on renewal", body="We're aware and investigating.")
+    services.incident_set_component_status(incident=incident, component=payments, status="partial_outage")
+
+    reader = browser.new_context(timezone_id="America/New_York", viewport={"width": 390, "height": 844})
+    page = reader.new_page()
+    page.goto(live_server.url + "/")
+    page.get_by_role("heading", name="Partial System Outage").wait_for()
+    assert page.get_by_text("We're aware and investigating.").is_visible()
+    # Times are shown in the reader's zone (EST/EDT), not the server's UTC.
+    first_time = page.locator(".timeline time").first
+    assert "UTC" not in first_time.inner_text()
+    page.evaluate("window.__stillTheSamePage = true")
+
+    staff = browser.new_context().new_page()
+    staff.goto(f"{live_server.url}/admin/incidents/incident/{incident.pk}/change/")
+    staff.fill("#id_username", engineer.username)
+    staff.fill("#id_password", PASSWORD)
+    staff.click("input[type=submit]")
+    staff.fill("textarea[name='notes-0-text']", "Fix deployed to canary; no duplicate charges since 09:41.")
+    staff.check("input[name='notes-0-is_public']")
+    staff.click("input[name='_continue']")
+    staff.locator(".messagelist .success").wait_for()
+
+    note = page.get_by_text("Fix deployed to canary; no duplicate charges since 09:41.")
+    note.wait_for(timeout=15_000)
+    assert page.evaluate("window.__stillTheSamePage") is True, "the page reloaded instead of updating itself"
+    assert page.locator(".timeline__entry--note").first.get_by_text("Engineering note").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "public-note-appeared-phone.png"), full_page=True)
