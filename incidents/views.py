@@ -67,32 +67,22 @@ def status_live(request: HttpRequest) -> HttpResponse:
     return render(request, "status/_live.html", _context(page=selectors.status_page()))
 
 
-def _public_incident(pk: int) -> Any:
+def _render_incident(request: HttpRequest, pk: int, template: str) -> HttpResponse:
     incident = get_object_or_404(selectors.with_timeline(selectors.public_incidents()), pk=pk)
-    return incident
+    return render(request, template, _context(incident=incident, timeline=selectors.incident_timeline(incident)))
 
 
 @public
 @condition(etag_func=_etag)
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    incident = _public_incident(pk)
-    return render(
-        request,
-        "status/incident_detail.html",
-        _context(incident=incident, timeline=selectors.incident_timeline(incident)),
-    )
+    return _render_incident(request, pk, "status/incident_detail.html")
 
 
 @public
 def incident_live(request: HttpRequest, pk: int) -> HttpResponse:
     if _unchanged(request):
         return HttpResponse(status=204)
-    incident = _public_incident(pk)
-    return render(
-        request,
-        "status/_incident_live.html",
-        _context(incident=incident, timeline=selectors.incident_timeline(incident)),
-    )
+    return _render_incident(request, pk, "status/_incident_live.html")
 
 
 @public
