@@ -22,6 +22,23 @@
     root.querySelectorAll("[data-tz-name]").forEach(function (el) { el.textContent = zone ? " (" + zone + ")" : ""; });
   }
 
+  // A poll that finds nothing new answers 204 and swaps nothing: still tell the reader we checked,
+  // and say so plainly when the status page itself cannot be reached.
+  function markChecked(event) {
+    var live = document.getElementById("live");
+    if (!live || event.detail.elt !== live) return;
+    var stamp = live.querySelector("time[data-relative]");
+    var note = live.querySelector("[data-connection]");
+    if (event.detail.successful) {
+      if (stamp) { stamp.setAttribute("datetime", new Date().toISOString()); localise(stamp.parentNode); }
+      if (note) note.hidden = true;
+    } else if (note) {
+      note.hidden = false;
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () { localise(document); });
+  document.addEventListener("htmx:afterRequest", markChecked);
+  document.addEventListener("htmx:sendError", markChecked);
   document.addEventListener("htmx:afterSwap", function (event) { localise(event.target.parentNode || document); });
 })();
