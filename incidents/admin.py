@@ -23,6 +23,7 @@ from incidents.models import (
     IncidentUpdate,
     ProgressNote,
 )
+from incidents.selectors import admin_timeline
 from incidents.templatetags.status_tags import duration
 
 
@@ -75,7 +76,7 @@ class ComponentAdmin(SimpleHistoryAdmin):
             obj.status = form.initial["status"]
         super().save_model(request, obj, form, change)
         if change and new_status != obj.status:
-            services.component_set_status(component=obj, status=new_status, by=request.user)  # type: ignore[arg-type]
+            services.component_change_status(component=obj, status=new_status, by=request.user)  # type: ignore[arg-type]
         elif not change:
             ComponentStatusChange.objects.create(
                 component=obj,
@@ -112,6 +113,16 @@ class RoleInline(admin.TabularInline):
     verbose_name_plural = "People (one commander, one primary communicator: one voice)"
 
 
+class NoteForm(ModelForm):
+    """A saved note can be edited (text, public flag) by its author only; history keeps every version."""
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.author_id != getattr(user, "pk", None):
+            for field in self.fields.values():
+                field.disabled = True
+
+
 class NoteFormSet(BaseInlineFormSet):
     def get_queryset(self) -> QuerySet[ProgressNote]:
         return super().get_queryset().select_related("author")
@@ -119,6 +130,7 @@ class NoteFormSet(BaseInlineFormSet):
 
 class ProgressNoteInline(admin.StackedInline):
     model = ProgressNote
+    form = NoteForm
     formset = NoteFormSet
     extra = 1
     fields = ["text", "is_public", "author_display", "created_at"]
@@ -154,9 +166,9 @@ class UpdateInline(admin.StackedInline):
 
 @admin.register(Incident)
 class IncidentAdmin(SimpleHistoryAdmin):
-    list_display = ["title", "kind", "severity_short", "impact", "status", "started_at", "tta", "is_public"]
+    list_display = ["title", "severity_short", "impact", "status", "started_at", "tta", "is_public"]
     list_filter = [ActiveFilter, "status", "severity", "kind", "impact"]
-    search_fields = ["title", "notes__text", "updates__body"]
+    search_fields = ["title", "notes__text", "updates__body", "affected__component__name"]
     date_hierarchy = "started_at"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["mark_identified", "mark_monitoring", "mark_resolved", "mark_in_progress", "mark_completed"]
@@ -195,16 +207,13 @@ class IncidentAdmin(SimpleHistoryAdmin):
     def timeline(self, obj: Incident) -> SafeString:
         if not obj.pk:
             return format_html("<p>{}</p>", "The timeline starts when the incident is saved.")
-        return render_to_string(
-            "admin/incidents/incident/_timeline.html",
-            {
-                "updates": obj.updates.select_related("author"),
-                "notes": obj.notes.select_related("author"),
-                "changes": ComponentStatusChange.objects.filter(incident=obj).select_related(
-                    "component", "changed_by"
-                ),
-            },
-        )
+        return render_to_string("admin/incidents/incident/_timeline.html", {"entries": admin_timeline(obj)})
+
+    def get_formset_kwargs(self, request: HttpRequest, obj: Any, inline: Any, prefix: str) -> dict[str, Any]:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, ProgressNoteInline):
+            kwargs["form_kwargs"] = {"user": request.user}
+        return kwargs
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if _can_edit_details(request):

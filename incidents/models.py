@@ -72,7 +72,8 @@ class ComponentStatusChange(models.Model):
         indexes = [models.Index(fields=["component", "changed_at"])]
 
     def __str__(self) -> str:
-        return f"{self.component_id}: {self.previous_status or '—'} → {self.status} at {self.changed_at:%Y-%m-%d %H:%M}"
+        before = self.get_previous_status_display() or "—"
+        return f"{before} → {self.get_status_display()} at {self.changed_at:%Y-%m-%d %H:%M} UTC"
 
 
 class ComponentDay(models.Model):

@@ -261,3 +261,48 @@ def history_month(*, year: int, month: int) -> HistoryMonth:
         newer=(newer_at.year, newer_at.month) if newer_at else None,
         older=(older_at.year, older_at.month) if older_at else None,
     )
+
+
+@dataclass
+class AdminEntry:
+    at: datetime
+    kind: str  # update, note, change
+    label: str
+    who: str
+    html: str
+
+
+def admin_timeline(incident: Incident) -> list[AdminEntry]:
+    """Everything that happened on an incident, public or not, newest first: for the team, not the public."""
+    from incidents.models import ComponentStatusChange
+
+    labels = dict(Incident.Status.choices)
+    entries = [
+        AdminEntry(
+            u.published_at, "update", f"Public update · {labels[u.status]}", u.author_line, u.body_html
+        )
+        for u in incident.updates.all()
+    ]
+    entries += [
+        AdminEntry(
+            n.created_at,
+            "note",
+            "Public note" if n.is_public else "Internal note",
+            n.author_name,
+            n.text_html,
+        )
+        for n in incident.notes.select_related("author")
+    ]
+    entries += [
+        AdminEntry(
+            c.changed_at,
+            "change",
+            "Component status",
+            str(c.changed_by or "system"),
+            f"{c.component.name}: {c.get_previous_status_display() or '—'} → {c.get_status_display()}",
+        )
+        for c in ComponentStatusChange.objects.filter(incident=incident).select_related(
+            "component", "changed_by"
+        )
+    ]
+    return sorted(entries, key=lambda entry: entry.at, reverse=True)

@@ -76,6 +76,28 @@ def incident_set_component_status(
     return affected
 
 
+@transaction.atomic
+def component_change_status(
+    *, component: Component, status: str, by: User | None = None, at: datetime | None = None
+) -> bool:
+    """A status change made on the component itself (not from an incident form).
+
+    If open incidents list the component as affected, their entries follow, and the change is
+    attributed to the most recent one, so it shows on that incident's timeline.
+    """
+    open_affected = list(
+        AffectedComponent.objects.filter(component=component)
+        .exclude(incident__status__in=Incident.CLOSED_STATUSES)
+        .select_related("incident")
+        .order_by("-incident__started_at", "-incident_id")
+    )
+    for affected in open_affected:
+        affected.status = status
+        affected.save(update_fields=["status"])
+    incident = open_affected[0].incident if open_affected else None
+    return component_set_status(component=component, status=status, by=by, incident=incident, at=at)
+
+
 def _restore_components(incident: Incident, *, by: User | None, at: datetime) -> None:
     """On close, put affected components back to operational unless another open incident still holds them."""
     for affected in incident.affected.select_related("component"):

@@ -12,6 +12,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import condition, require_safe
 
 from incidents import selectors
+from statushub.lib.middleware import mark_public
 from statushub.lib.public_cache import public_version
 
 View = Callable[..., HttpResponse]
@@ -35,7 +36,7 @@ def public(view: View) -> View:
             stale_while_revalidate=30,
             stale_if_error=86400,
         )
-        return response
+        return mark_public(response)
 
     return require_safe(wrapper)
 
@@ -69,7 +70,9 @@ def status_live(request: HttpRequest) -> HttpResponse:
 
 def _render_incident(request: HttpRequest, pk: int, template: str) -> HttpResponse:
     incident = get_object_or_404(selectors.with_timeline(selectors.public_incidents()), pk=pk)
-    return render(request, template, _context(incident=incident, timeline=selectors.incident_timeline(incident)))
+    return render(
+        request, template, _context(incident=incident, timeline=selectors.incident_timeline(incident))
+    )
 
 
 @public
@@ -94,7 +97,7 @@ def history_index(request: HttpRequest) -> HttpResponse:
 @public
 @condition(etag_func=_etag)
 def history_month(request: HttpRequest, year: int, month: int) -> HttpResponse:
-    if not (1 <= month <= 12 and 1970 <= year <= 9999):
+    if not (1 <= month <= 12 and 2000 <= year <= 2100):
         raise Http404("No such month")
     return render(
         request, "status/history.html", _context(history=selectors.history_month(year=year, month=month))

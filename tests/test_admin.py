@@ -159,3 +159,54 @@ def test_the_incident_list_filters_open_incidents_and_searches_notes(
     found = client.get(changelist, {"q": "needle"}).content.decode()
     assert "Long fixed" in found and "Still broken" not in found
     assert open_one.pk
+
+
+def test_a_status_change_on_the_component_page_is_linked_to_the_open_incident(
+    client, engineer, make_component, make_incident
+):
+    from incidents import services
+
+    payments = make_component("Payments")
+    incident = make_incident("Double charges")
+    services.incident_set_component_status(incident=incident, component=payments, status="partial_outage")
+    url = reverse("admin:incidents_component_change", args=[payments.pk])
+    client.force_login(engineer)
+    data = change_form_data(client.get(url))
+    data["status"] = "major_outage"
+
+    client.post(url, data)
+
+    latest = ComponentStatusChange.objects.filter(component=payments).latest("changed_at")
+    assert (latest.status, latest.incident) == ("major_outage", incident)
+    assert incident.affected.get().status == "major_outage"
+    page = client.get(_change_url(incident)).content.decode()
+    assert "Payments: Partial outage → Major outage" in page
+
+
+def test_only_a_notes_author_can_edit_it_later(client, engineer, communicator, make_incident):
+    from incidents import services
+
+    incident = make_incident()
+    note = services.note_add(incident=incident, author=engineer, text="Internal: rollback planned")
+    client.force_login(communicator)
+    page = client.get(_change_url(incident))
+    data = change_form_data(page)
+    prefix = inline_prefix(page, "progressnote")
+    index = next(
+        i for i, f in enumerate(inline(page, "progressnote").formset.forms) if f.instance.pk == note.pk
+    )
+    data[f"{prefix}-{index}-text"] = "Rewritten by someone else"
+    data[f"{prefix}-{index}-is_public"] = "on"
+
+    client.post(_change_url(incident), data)
+
+    note.refresh_from_db()
+    assert (note.text, note.is_public) == ("Internal: rollback planned", False)
+
+    client.force_login(engineer)
+    page = client.get(_change_url(incident))
+    data = change_form_data(page)
+    data[f"{prefix}-{index}-is_public"] = "on"
+    client.post(_change_url(incident), data)
+    note.refresh_from_db()
+    assert note.is_public is True

@@ -154,3 +154,16 @@ def test_history_is_paginated_by_month_with_links_to_busy_neighbours(client, mak
 
     assert client.get(reverse("status:history-month", args=[2026, 13])).status_code == 404
     assert client.get(reverse("status:history")).status_code == 302
+
+
+def test_no_cookie_leaks_onto_a_cacheable_page_even_with_a_malformed_csrf_cookie(client, make_incident):
+    make_incident()
+    client.cookies["csrftoken"] = "not-a-valid-token"
+    client.cookies["sessionid"] = "stale-session"
+    for url in ["/", reverse("status:live") + "?v=x", reverse("status:history-month", args=[2026, 1])]:
+        _assert_public_response(client.get(url))
+
+
+def test_absurd_months_are_not_found_rather_than_errors(client):
+    assert client.get(reverse("status:history-month", args=[9999, 12])).status_code == 404
+    assert client.get(reverse("status:history-month", args=[1900, 1])).status_code == 404

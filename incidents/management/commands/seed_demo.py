@@ -269,7 +269,7 @@ class Command(BaseCommand):
             "are not affected.\n\n"
             "**What we are doing:** we have found the cause, and every duplicate charge will be refunded "
             "automatically — you do not need to contact your bank.\n\n"
-            f"Next update by {t0 + timedelta(minutes=73):%H:%M} UTC.",
+            f"Next update by {self.now + timedelta(minutes=25):%H:%M} UTC.",
             t0 + timedelta(minutes=29),
         )  # fmt: skip
         note(41, "Fix deployed to canary (5% of renewals). No duplicates in 600 captures so far.")
