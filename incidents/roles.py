@@ -19,7 +19,7 @@ _ENGINEER = {
     "view_incidentupdate", "view_incidentrole", "view_componentstatuschange",
 }  # fmt: skip
 _COMMUNICATOR = _ENGINEER | {
-    "add_incident", "edit_incident_details",
+    "add_incident", "edit_incident_details", "add_updatedraft", "change_updatedraft", "view_updatedraft",
     "add_incidentrole", "change_incidentrole", "delete_incidentrole", "delete_affectedcomponent",
 }  # fmt: skip
 _PUBLISHER = _COMMUNICATOR | {"add_incidentupdate", "publish_update"}

@@ -75,7 +75,10 @@ class TimelineEntry:
     status_label: str
     html: str
     author: str
-    pk: int
+    anchor: str
+    update: IncidentUpdate | None = None
+    corrects: IncidentUpdate | None = None
+    corrected_by: list[IncidentUpdate] = field(default_factory=list)
 
 
 @dataclass
@@ -95,7 +98,12 @@ def public_incidents() -> QuerySet[Incident]:
 def with_timeline(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
     """Prefetch what a timeline needs: three queries for any number of incidents."""
     return queryset.prefetch_related(
-        Prefetch("updates", queryset=IncidentUpdate.objects.order_by("-published_at", "-id")),
+        Prefetch(
+            "updates",
+            queryset=IncidentUpdate.objects.select_related("signing_key", "author__profile").order_by(
+                "-published_at", "-id"
+            ),
+        ),
         Prefetch(
             "notes",
             queryset=ProgressNote.objects.filter(is_public=True)
@@ -110,14 +118,24 @@ def with_timeline(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
 def incident_timeline(incident: Incident) -> list[TimelineEntry]:
     """Updates and public engineering notes, newest first. Expects ``with_timeline`` prefetches."""
     status_labels = dict(Incident.Status.choices)
+    all_updates = list(incident.updates.all())
+    by_id = {u.pk: u for u in all_updates}
+    corrected_by: dict[int, list[IncidentUpdate]] = {}
+    for u in all_updates:
+        if u.corrects_id:
+            corrected_by.setdefault(u.corrects_id, []).append(u)
     updates = (
         TimelineEntry(
-            "update", u.published_at, u.status, status_labels[u.status], u.body_html, u.author_line, u.pk
+            "update", u.published_at, u.status, status_labels[u.status], u.body_html, u.author_line,
+            f"update-{u.public_id}", update=u, corrects=by_id.get(u.corrects_id or 0),
+            corrected_by=corrected_by.get(u.pk, []),
         )
-        for u in incident.updates.all()
-    )
+        for u in all_updates
+    )  # fmt: skip
     notes = (
-        TimelineEntry("note", n.created_at, "", "Engineering note", n.text_html, n.author_name, n.pk)
+        TimelineEntry(
+            "note", n.created_at, "", "Engineering note", n.text_html, n.author_name, f"note-{n.pk}"
+        )
         for n in getattr(incident, "public_notes", [])
     )
     return sorted(chain(updates, notes), key=lambda entry: entry.at, reverse=True)

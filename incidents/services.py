@@ -4,26 +4,33 @@ Views, the admin, management commands and tasks call these rather than saving mo
 themselves, so status history, timestamps and the availability recompute never get skipped.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from incidents import signing
 from incidents.models import (
     AffectedComponent,
+    ChainHead,
     Component,
     Incident,
     IncidentUpdate,
     ProgressNote,
+    SigningKey,
 )
+from incidents.models.core import new_public_id
+from people.models import AuditEvent
+from people.services import audit_record, profile_for
+from statushub.lib.signing import build_statement, parse_statement, parse_time
 
 Status = Component.Status
-
-
-def _display_name(user: User) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def _enqueue_availability(component_id: int) -> None:
@@ -148,6 +155,14 @@ def incident_set_status(
     return incident
 
 
+@dataclass(frozen=True)
+class OfflineSignature:
+    """A statement frozen for offline signing, and the signature the publisher made over it with the CLI."""
+
+    statement: bytes
+    signature: bytes
+
+
 @transaction.atomic
 def update_publish(
     *,
@@ -155,14 +170,43 @@ def update_publish(
     author: User,
     status: str,
     body: str,
-    author_title: str = "",
+    author_title: str | None = None,
     component_statuses: dict[Component, str] | None = None,
+    next_update_at: datetime | None = None,
+    corrects: IncidentUpdate | None = None,
     at: datetime | None = None,
+    offline: OfflineSignature | None = None,
+    request: HttpRequest | None = None,
 ) -> IncidentUpdate:
-    """Publish a public update: the incident's status, its components and first acknowledgement move together."""
-    at = at or timezone.now()
+    """Publish a signed public update.
+
+    In one transaction: the chain head is locked, the statement is built and signed (or an offline signature
+    checked), and the incident's status, its components and its first acknowledgement move with the update.
+    """
+    if not author.has_perm("incidents.publish_update"):
+        raise PermissionDenied("Only publishers can publish updates.")
+    head = signing.lock_chain()
+    profile = profile_for(author)
+    title = profile.title if author_title is None else author_title
+    statuses = sorted((component_statuses or {}).items(), key=lambda item: item[0].pk)
+    common: dict[str, Any] = {
+        "incident": incident, "status": status, "body": body, "author_name": profile.name, "author_title": title,
+        "components": [{"id": str(c.pk), "name": c.name, "status": str(s)} for c, s in statuses],
+        "corrects": corrects,
+    }  # fmt: skip
+    if offline is None:
+        at = (at or timezone.now()).replace(microsecond=0)
+        key = signing.key_for_publishing(author, at=at)
+        fields = signing.statement_fields(
+            key=key, public_id=new_public_id(), seq=head.seq + 1, prev=head.digest, published_at=at, **common
+        )
+        sealed = signing.seal(head=head, key=key, fields=fields)
+    else:
+        sealed = _seal_offline(head=head, author=author, offline=offline, common=common)
+        at = sealed.published_at
+
     changes = []
-    for component, new_status in (component_statuses or {}).items():
+    for component, new_status in statuses:
         changes.append(
             {
                 "code": str(component.pk),
@@ -179,16 +223,56 @@ def update_publish(
     if incident.acknowledged_at is None:
         incident.acknowledged_at = at
         incident.save(update_fields=["acknowledged_at", "updated_at"])
-    return IncidentUpdate.objects.create(
+    update = IncidentUpdate.objects.create(
+        public_id=sealed.public_id,
         incident=incident,
         status=status,
         body=body,
         author=author,
-        author_name=_display_name(author),
-        author_title=author_title,
+        author_name=profile.name,
+        author_title=title,
         published_at=at,
         affected_components=changes,
+        next_update_at=next_update_at,
+        corrects=corrects,
+        seq=sealed.seq,
+        signing_key=sealed.key,
+        statement=sealed.statement,
+        statement_sha256=sealed.digest,
+        signature=sealed.signature,
+        prev_sha256=sealed.prev,
     )
+    audit_record(
+        action=AuditEvent.Action.CORRECTION if corrects else AuditEvent.Action.PUBLISH,
+        actor=author,
+        target=f"{incident} · update {update.public_id}",
+        data={"seq": update.seq, "kid": sealed.key.kid, "sha256": sealed.digest},
+        request=request,
+    )
+    return update
+
+
+def _seal_offline(
+    *, head: ChainHead, author: User, offline: OfflineSignature, common: dict[str, Any]
+) -> signing.Sealed:
+    try:
+        frozen = parse_statement(offline.statement)
+    except ValueError as exc:
+        raise signing.SigningError(f"The statement is not valid: {exc}") from exc
+    if frozen.get("seq") != head.seq + 1 or (frozen.get("prev") or "") != head.digest:
+        raise signing.SigningError(
+            "Another update was published since this statement was prepared: prepare it again and sign the new one."
+        )
+    key = SigningKey.objects.filter(kid=frozen.get("kid"), owner=author).first()
+    if key is None:
+        raise signing.SigningError("The statement names a key that is not yours.")
+    expected = signing.statement_fields(
+        key=key, public_id=str(frozen["update"]), seq=head.seq + 1, prev=head.digest,
+        published_at=parse_time(str(frozen["published_at"])), **common,
+    )  # fmt: skip
+    if build_statement(expected) != offline.statement:
+        raise signing.SigningError("The draft changed after its statement was prepared: prepare it again.")
+    return signing.seal(head=head, key=key, fields=expected, signature=offline.signature)
 
 
 @transaction.atomic

@@ -18,7 +18,7 @@ from statushub.lib.public_cache import public_version
 View = Callable[..., HttpResponse]
 
 
-def _etag(request: HttpRequest, *args: Any, **kwargs: Any) -> str:
+def etag(request: HttpRequest, *args: Any, **kwargs: Any) -> str:
     # The day is part of the tag because the availability bars move at midnight UTC.
     return f"{public_version()}-{timezone.now():%Y%m%d}"
 
@@ -55,7 +55,7 @@ def _unchanged(request: HttpRequest) -> bool:
 
 
 @public
-@condition(etag_func=_etag)
+@condition(etag_func=etag)
 def status_page(request: HttpRequest) -> HttpResponse:
     return render(request, "status/page.html", _context(page=selectors.status_page()))
 
@@ -76,7 +76,7 @@ def _render_incident(request: HttpRequest, pk: int, template: str) -> HttpRespon
 
 
 @public
-@condition(etag_func=_etag)
+@condition(etag_func=etag)
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_incident(request, pk, "status/incident_detail.html")
 
@@ -95,7 +95,7 @@ def history_index(request: HttpRequest) -> HttpResponse:
 
 
 @public
-@condition(etag_func=_etag)
+@condition(etag_func=etag)
 def history_month(request: HttpRequest, year: int, month: int) -> HttpResponse:
     if not (1 <= month <= 12 and 2000 <= year <= 2100):
         raise Http404("No such month")

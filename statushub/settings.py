@@ -39,6 +39,32 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _key_encryption_keys() -> list[str]:
+    """Fernet keys that encrypt publishers' private signing keys at rest. The first encrypts; all decrypt.
+
+    Rotate by putting a new key first, running ``manage.py rotate_key_encryption``, then dropping the old one.
+    """
+    value = env_str("STATUSHUB_KEY_ENCRYPTION_KEYS")
+    if value:
+        return [key.strip() for key in value.split(",") if key.strip()]
+    if not EMBEDDED:
+        raise ImproperlyConfigured(
+            "STATUSHUB_KEY_ENCRYPTION_KEYS (or _FILE) must be set when DATABASE_URL is set"
+        )
+    path = VAR_DIR / "key_encryption_key"
+    if not path.exists():
+        from cryptography.fernet import Fernet
+
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return [path.read_text().strip()]
+
+
+STATUSHUB_KEY_ENCRYPTION_KEYS = _key_encryption_keys()
+# Publishing needs the password re-entered within this many seconds.
+STATUSHUB_REAUTH_SECONDS = env_int("STATUSHUB_REAUTH_SECONDS", 600)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -63,6 +89,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "incidents",
+    "people",
 ]
 
 MIDDLEWARE = [

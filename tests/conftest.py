@@ -83,7 +83,7 @@ def make_incident(db: None, publisher: User) -> Callable[..., Incident]:
         **fields: Any,
     ) -> Incident:
         fields.setdefault("severity", Incident.Severity.SEV2)
-        fields.setdefault("detected_at", timezone.now() - timedelta(minutes=30))
+        fields.setdefault("detected_at", timezone.now().replace(microsecond=0) - timedelta(minutes=30))
         fields.setdefault("started_at", fields["detected_at"])
         incident = Incident.objects.create(title=title, **fields)
         if public:

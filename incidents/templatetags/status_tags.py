@@ -48,3 +48,8 @@ def timeline(incident: object) -> list[object]:
     from incidents.selectors import incident_timeline
 
     return list(incident_timeline(incident))  # type: ignore[arg-type]
+
+
+@register.filter
+def listify(value: object) -> list[object]:
+    return [value]

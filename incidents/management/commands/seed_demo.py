@@ -11,9 +11,19 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import roles, services
+from incidents import roles, services, signing
 from incidents.availability import recompute_component_days
-from incidents.models import Component, ComponentGroup, ComponentStatusChange, Incident, IncidentRole
+from incidents.models import (
+    ChainHead,
+    Component,
+    ComponentGroup,
+    ComponentStatusChange,
+    Incident,
+    IncidentRole,
+    IncidentUpdate,
+    SigningKey,
+)
+from people.services import profile_for
 
 DEMO_PASSWORD = "northwind-demo"  # noqa: S105  (printed on purpose: demo only)
 S = Component.Status
@@ -76,9 +86,12 @@ class Command(BaseCommand):
     # --- setup ---------------------------------------------------------------
     def _reset(self) -> None:
         IncidentRole.objects.all().delete()
+        IncidentUpdate.objects.update(corrects=None)
         Incident.objects.all().delete()
         Component.objects.all().delete()
         ComponentGroup.objects.all().delete()
+        SigningKey.objects.all().delete()
+        ChainHead.objects.all().delete()
 
     def _people(self) -> dict[str, Any]:
         User = get_user_model()
@@ -93,6 +106,12 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save()
             user.groups.set([Group.objects.get(name=group)] if group else [])
+            profile = profile_for(user)
+            profile.title = TITLES[username]
+            profile.save()
+            if group == roles.PUBLISHER:
+                # Keys older than the seeded history, so every backdated update verifies.
+                signing.key_create(owner=user, at=self.now - timedelta(days=180))
             people[username] = user
         return people
 
@@ -113,15 +132,7 @@ class Command(BaseCommand):
 
     def _publish(self, incident: Incident, who: str, status: str, body: str, at: datetime, **kw: Any) -> None:
         author = self.people[who]
-        services.update_publish(
-            incident=incident,
-            author=author,
-            status=status,
-            body=body,
-            author_title=TITLES[who],
-            at=at,
-            **kw,
-        )
+        services.update_publish(incident=incident, author=author, status=status, body=body, at=at, **kw)
 
     def _statuses(self, names: list[str], status: str) -> dict[Component, str]:
         return {self.components[name]: status for name in names}
@@ -138,7 +149,7 @@ class Command(BaseCommand):
                 title=title, severity=severity, detected_at=start, started_at=start - timedelta(minutes=3)
             )
             self._publish(
-                incident, "sam", I.INVESTIGATING,
+                incident, "priya", I.INVESTIGATING,
                 f"We are investigating reports of problems with {', '.join(names)}. Next update within 30 minutes.",
                 start + timedelta(minutes=self.rng.randint(4, 12)), component_statuses=self._statuses(names, status),
             )  # fmt: skip
@@ -243,7 +254,7 @@ class Command(BaseCommand):
 
         note(2, "Alert: payment_captures_duplicate_ratio above 0.5% for 5 minutes. Looking.")
         self._publish(
-            incident, "sam", I.INVESTIGATING,
+            incident, "priya", I.INVESTIGATING,
             "We're aware some renewals were charged twice; we're investigating and will update by "
             f"{t0 + timedelta(minutes=38):%H:%M} UTC.",
             t0 + timedelta(minutes=7), component_statuses={self.components["Payments"]: S.PARTIAL_OUTAGE},

@@ -4,6 +4,7 @@ Models stay lean: fields, constraints and values derived from the row itself.
 Anything that crosses relations or has side effects lives in ``services.py``.
 """
 
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -288,9 +289,16 @@ class IncidentRole(models.Model):
         return f"{self.get_role_display()}: {self.user}"
 
 
+def new_public_id() -> str:
+    """Opaque like Statuspage's ids, and known before the row exists so an offline signer can sign it."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
 class IncidentUpdate(TimeStampedModel):
     """A public update: once published it is never edited in place (corrections are new updates)."""
 
+    public_id = models.CharField(max_length=12, unique=True, default=new_public_id, editable=False)
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
     status = models.CharField(max_length=16, choices=Incident.Status.choices)
     body = models.TextField(help_text="Markdown.")
@@ -301,6 +309,22 @@ class IncidentUpdate(TimeStampedModel):
     published_at = models.DateTimeField(db_index=True)
     # [{code, name, old_status, new_status}] as in Statuspage's incident_updates.
     affected_components = models.JSONField(default=list, blank=True)
+    next_update_at = models.DateTimeField(
+        null=True, blank=True, help_text="The next update promised to readers."
+    )
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
+    )
+
+    # The signature: see docs/signing-wire-format.md. ``statement`` holds the exact signed bytes.
+    seq = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    signing_key = models.ForeignKey(
+        "incidents.SigningKey", null=True, blank=True, on_delete=models.PROTECT, related_name="updates"
+    )
+    statement = models.BinaryField(editable=False, default=b"")
+    statement_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    signature = models.CharField(max_length=100, blank=True, editable=False)
+    prev_sha256 = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-published_at", "-id"]
@@ -316,6 +340,10 @@ class IncidentUpdate(TimeStampedModel):
     @property
     def author_line(self) -> str:
         return f"{self.author_name}, {self.author_title}" if self.author_title else self.author_name
+
+    @property
+    def is_signed(self) -> bool:
+        return bool(self.signature)
 
 
 class ProgressNote(TimeStampedModel):

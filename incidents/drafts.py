@@ -1,0 +1,185 @@
+"""Drafting updates: shared per incident, autosaved, conflict-aware, then published once."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from incidents import services, signing
+from incidents.models import Component, Incident, IncidentUpdate, UpdateDraft
+from incidents.models.core import new_public_id
+from people.services import profile_for
+from statushub.lib import signing as lib
+
+PRESENCE_SECONDS = 30
+
+
+def draft_for_incident(*, incident: Incident, user: User) -> UpdateDraft:
+    """The incident's open draft (one per incident, so the team writes one message), created on demand."""
+    draft = UpdateDraft.objects.filter(
+        incident=incident, published_update__isnull=True, corrects__isnull=True
+    ).first()
+    if draft is None:
+        draft = UpdateDraft.objects.create(
+            incident=incident, status=incident.status, created_by=user, last_edited_by=user
+        )
+    return draft
+
+
+def draft_for_correction(*, update: IncidentUpdate, user: User) -> UpdateDraft:
+    draft = UpdateDraft.objects.filter(corrects=update, published_update__isnull=True).first()
+    if draft is None:
+        draft = UpdateDraft.objects.create(
+            incident=update.incident,
+            corrects=update,
+            status=update.incident.status,
+            body=f"**Correction to our update of {update.published_at:%H:%M} UTC:** ",
+            created_by=user,
+            last_edited_by=user,
+        )
+    return draft
+
+
+@dataclass
+class SaveResult:
+    saved: bool
+    draft: UpdateDraft
+    conflict_with: str = ""
+
+
+@transaction.atomic
+def draft_save(
+    *,
+    draft: UpdateDraft,
+    user: User,
+    base_version: int,
+    status: str,
+    body: str,
+    component_statuses: dict[str, str],
+    next_update_at: datetime | None,
+    force: bool = False,
+) -> SaveResult:
+    """Save unless someone else saved since ``base_version``: then nothing is overwritten and the caller is told."""
+    locked = (
+        UpdateDraft.objects.select_for_update(of=("self",)).select_related("last_edited_by").get(pk=draft.pk)
+    )
+    if locked.is_published:
+        raise signing.SigningError("This draft has already been published.")
+    if not force and locked.version != base_version and locked.last_edited_by_id != user.pk:
+        other = locked.last_edited_by
+        return SaveResult(False, locked, other.get_full_name() or other.get_username())
+    locked.status = status
+    locked.body = body
+    locked.component_statuses = component_statuses
+    locked.next_update_at = next_update_at
+    locked.last_edited_by = user
+    locked.version += 1
+    locked.pending_statement = b""  # any frozen statement no longer matches
+    locked.save()
+    return SaveResult(True, locked)
+
+
+def presence_touch(*, draft: UpdateDraft, user: User) -> list[str]:
+    """Record that ``user`` has the draft open; return the names of the others who have it open now."""
+    key = f"draft-presence:{draft.pk}"
+    now = timezone.now().timestamp()
+    present: dict[str, tuple[str, float]] = cache.get(key) or {}
+    present[str(user.pk)] = (user.get_full_name() or user.get_username(), now)
+    present = {k: v for k, v in present.items() if now - v[1] <= PRESENCE_SECONDS}
+    cache.set(key, present, timeout=PRESENCE_SECONDS * 4)
+    return sorted(name for k, (name, _) in present.items() if k != str(user.pk))
+
+
+def _components(draft: UpdateDraft) -> dict[Component, str]:
+    ids = [int(pk) for pk in draft.component_statuses]
+    by_id = Component.objects.in_bulk(ids)
+    return {by_id[int(pk)]: status for pk, status in draft.component_statuses.items() if int(pk) in by_id}
+
+
+def draft_problems(draft: UpdateDraft) -> list[str]:
+    problems = []
+    allowed = Incident.MAINTENANCE_STATUSES if draft.incident.is_maintenance else Incident.INCIDENT_STATUSES
+    if draft.status not in allowed:
+        problems.append("Choose a status.")
+    if not draft.body.strip():
+        problems.append("Write the update: the body is empty.")
+    return problems
+
+
+@transaction.atomic
+def draft_publish(
+    *, draft: UpdateDraft, user: User, offline_signature: str = "", request: HttpRequest | None = None
+) -> IncidentUpdate:
+    locked = (
+        UpdateDraft.objects.select_for_update(of=("self",))
+        .select_related("incident", "corrects")
+        .get(pk=draft.pk)
+    )
+    if locked.is_published:
+        raise signing.SigningError("This draft has already been published.")
+    problems = draft_problems(locked)
+    if problems:
+        raise signing.SigningError(" ".join(problems))
+    offline = None
+    if offline_signature:
+        if not locked.pending_statement:
+            raise signing.SigningError("Prepare the statement first, then sign that file.")
+        try:
+            signature = lib.b64decode_signature(offline_signature.strip())
+        except ValueError as exc:
+            raise signing.SigningError(f"That is not a signature: {exc}") from exc
+        offline = services.OfflineSignature(statement=bytes(locked.pending_statement), signature=signature)
+    update = services.update_publish(
+        incident=locked.incident,
+        author=user,
+        status=locked.status,
+        body=locked.body,
+        component_statuses=_components(locked),
+        next_update_at=locked.next_update_at,
+        corrects=locked.corrects,
+        offline=offline,
+        request=request,
+    )
+    locked.published_update = update
+    locked.save(update_fields=["published_update", "updated_at"])
+    return update
+
+
+@transaction.atomic
+def draft_prepare_offline(*, draft: UpdateDraft, user: User) -> bytes:
+    """Freeze the statement an offline key must sign: its update id, chain position and time are fixed now."""
+    locked = (
+        UpdateDraft.objects.select_for_update(of=("self",))
+        .select_related("incident", "corrects")
+        .get(pk=draft.pk)
+    )
+    problems = draft_problems(locked)
+    if problems:
+        raise signing.SigningError(" ".join(problems))
+    key = signing.active_key(user)
+    if key is None or not key.is_offline:
+        raise signing.SigningError("Offline signing needs an offline key registered on the Keys page.")
+    head = signing.lock_chain()
+    profile = profile_for(user)
+    components = sorted(_components(locked).items(), key=lambda item: item[0].pk)
+    fields = signing.statement_fields(
+        key=key,
+        incident=locked.incident,
+        public_id=new_public_id(),
+        seq=head.seq + 1,
+        prev=head.digest,
+        status=locked.status,
+        components=[{"id": str(c.pk), "name": c.name, "status": s} for c, s in components],
+        body=locked.body,
+        author_name=profile.name,
+        author_title=profile.title,
+        published_at=timezone.now().replace(microsecond=0),
+        corrects=locked.corrects,
+    )
+    locked.pending_statement = lib.build_statement(fields)
+    locked.save(update_fields=["pending_statement", "updated_at"])
+    return bytes(locked.pending_statement)

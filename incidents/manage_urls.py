@@ -1,0 +1,21 @@
+from django.urls import path
+
+from incidents import compose_views, key_views
+from people import views as people_views
+
+app_name = "manage"
+
+urlpatterns = [
+    path("", compose_views.dashboard, name="dashboard"),
+    path("incidents/<int:pk>/compose/", compose_views.compose, name="compose"),
+    path("incidents/<int:pk>/notes/", compose_views.notes_stream, name="notes"),
+    path("updates/<slug:public_id>/correct/", compose_views.correct, name="correct"),
+    path("drafts/<int:pk>/", compose_views.draft_editor, name="draft"),
+    path("drafts/<int:pk>/preview/", compose_views.preview, name="preview"),
+    path("drafts/<int:pk>/publish/", compose_views.publish, name="publish"),
+    path("drafts/<int:pk>/statement/", compose_views.prepare_statement, name="statement"),
+    path("reauth/", compose_views.reauth, name="reauth"),
+    path("keys/", key_views.keys, name="keys"),
+    path("keys/action/", key_views.key_action, name="key-action"),
+    path("profile/", people_views.profile, name="profile"),
+]

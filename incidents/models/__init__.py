@@ -1,0 +1,27 @@
+from incidents.models.core import (
+    AffectedComponent,
+    Component,
+    ComponentDay,
+    ComponentGroup,
+    ComponentStatusChange,
+    Incident,
+    IncidentRole,
+    IncidentUpdate,
+    ProgressNote,
+)
+from incidents.models.signing import ChainHead, SigningKey, UpdateDraft
+
+__all__ = [
+    "AffectedComponent",
+    "ChainHead",
+    "Component",
+    "ComponentDay",
+    "ComponentGroup",
+    "ComponentStatusChange",
+    "Incident",
+    "IncidentRole",
+    "IncidentUpdate",
+    "ProgressNote",
+    "SigningKey",
+    "UpdateDraft",
+]

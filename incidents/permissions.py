@@ -1,0 +1,50 @@
+"""Permission checks shared by the staff views. Model permissions only: no ``is_superuser`` shortcuts."""
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+View = Callable[..., HttpResponse]
+REAUTH_SESSION_KEY = "statushub_reauth_at"
+
+COMPOSE = "incidents.add_updatedraft"
+PUBLISH = "incidents.publish_update"
+
+
+def permission_required(perm: str) -> Callable[[View], View]:
+    """Anonymous visitors go to the login page; signed-in people without the permission get 403."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), reverse(settings.LOGIN_URL))
+            if not request.user.has_perm(perm):
+                raise PermissionDenied(f"You need the {perm} permission.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def reauthenticated_recently(request: HttpRequest) -> bool:
+    at = request.session.get(REAUTH_SESSION_KEY)
+    return isinstance(at, int | float) and time.time() - at <= settings.STATUSHUB_REAUTH_SECONDS
+
+
+def mark_reauthenticated(request: HttpRequest) -> None:
+    request.session[REAUTH_SESSION_KEY] = time.time()
+
+
+def reauth_redirect(next_url: str) -> HttpResponse:
+    return redirect(reverse("manage:reauth") + "?" + urlencode({"next": next_url}))

@@ -1,0 +1,31 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from people.models import AuditEvent, Profile
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "display_name", "title"]
+    search_fields = ["user__username", "display_name", "title"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: an audit log that admins could edit would prove nothing."""
+
+    list_display = ["at", "actor_name", "action", "target", "ip"]
+    list_filter = ["action"]
+    search_fields = ["actor_name", "target"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,17 @@
+from django import forms
+
+from people.models import Profile
+
+MAX_PHOTO_BYTES = 2 * 1024 * 1024
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = ["display_name", "title", "photo"]
+
+    def clean_photo(self) -> object:
+        photo = self.cleaned_data.get("photo")
+        if photo and getattr(photo, "size", 0) > MAX_PHOTO_BYTES:
+            raise forms.ValidationError("The photo must be 2 MB or smaller.")
+        return photo

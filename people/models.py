@@ -1,0 +1,56 @@
+"""The humans behind updates (how they appear publicly) and the audit log of what they did."""
+
+from django.conf import settings
+from django.db import models
+
+from statushub.lib.models import TimeStampedModel
+
+
+class Profile(TimeStampedModel):
+    """How a person appears on a public update: "Dana Whitfield, CEO", with a photo."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    display_name = models.CharField(max_length=150, blank=True, help_text="Defaults to the user's full name.")
+    title = models.CharField(max_length=150, blank=True, help_text="e.g. CEO, VP Engineering.")
+    photo = models.ImageField(upload_to="people/", blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.user.get_full_name() or self.user.get_username()
+
+    @property
+    def initials(self) -> str:
+        return "".join(part[0] for part in self.name.split()[:2]).upper()
+
+
+class AuditEvent(models.Model):
+    class Action(models.TextChoices):
+        PUBLISH = "publish", "Published an update"
+        CORRECTION = "correction", "Published a correction"
+        KEY_CREATED = "key_created", "Created a signing key"
+        KEY_REGISTERED = "key_registered", "Registered an offline public key"
+        KEY_ROTATED = "key_rotated", "Rotated a signing key"
+        KEY_REVOKED = "key_revoked", "Revoked a signing key"
+        ROLE_CHANGED = "role_changed", "Changed someone's roles"
+        LOGIN = "login", "Publisher logged in"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        REAUTH = "reauth", "Re-entered password to publish"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    target = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name}: {self.get_action_display()} {self.target}"
