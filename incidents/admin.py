@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents import services
+from incidents import services, signing
 from incidents.models import (
     AffectedComponent,
     Component,
@@ -22,6 +22,7 @@ from incidents.models import (
     IncidentRole,
     IncidentUpdate,
     ProgressNote,
+    SigningKey,
 )
 from incidents.selectors import admin_timeline
 from incidents.templatetags.status_tags import duration
@@ -300,3 +301,40 @@ class IncidentAdmin(SimpleHistoryAdmin):
 
     def has_edit_details_permission(self, request: HttpRequest) -> bool:
         return _can_edit_details(request)
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    """Keys are made and rotated by their owners on the Keys page; admins can see them all and revoke any."""
+
+    list_display = ["fingerprint", "owner_name", "owner_title", "created_at", "revoked_at", "is_offline"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["kid", "owner_name"]
+    fields = ["kid", "owner", "owner_name", "owner_title", "created_at", "revoked_at", "revoked_reason"]
+    readonly_fields = [
+        "kid",
+        "owner",
+        "owner_name",
+        "owner_title",
+        "created_at",
+        "revoked_at",
+        "revoked_reason",
+    ]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a deleted key would make every update it signed unverifiable
+
+    @admin.display(boolean=True, description="offline")
+    def is_offline(self, obj: SigningKey) -> bool:
+        return obj.is_offline
+
+    @admin.action(description="Revoke selected keys now", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
+        user: Any = request.user
+        for key in queryset.filter(revoked_at__isnull=True):
+            signing.key_revoke(key=key, by=user, reason="revoked by an administrator", request=request)
+        self.message_user(request, "Revoked. Updates signed before now stay valid.", messages.SUCCESS)

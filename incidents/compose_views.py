@@ -150,7 +150,7 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     except signing.SigningError as exc:
         messages.error(request, f"Not published: {exc}")
         return redirect("manage:preview", pk=draft.pk)
-    messages.success(request, "Published and signed.")
+    # The public page shows no messages (it is cookieless): the anchored update is the confirmation.
     return redirect(reverse("status:incident", args=[update.incident_id]) + f"#update-{update.public_id}")
 
 

@@ -86,6 +86,8 @@ def preview_context(draft: UpdateDraft, user: User) -> dict[str, Any]:
         "signature": "(made when published)",
         "kid": statement["kid"],
         "statement_url": f"{settings.STATUSHUB_SITE_URL}/updates/{PENDING}/statement",
+        "statement_sha256": "(computed when published)",
+        "prev": "(the previous update's digest)",
     }
     entry = TimelineEntry(
         "update", now, draft.status, status_label, html, author, "preview", corrects=draft.corrects

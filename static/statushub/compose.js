@@ -1,14 +1,21 @@
 // Compose screen: quote an engineer's note into the draft in one click.
 (function () {
   "use strict";
+  document.addEventListener("focusin", function (event) {
+    if (event.target.id === "id_body") event.target.dataset.touched = "1";
+  });
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button.quote");
     if (!button) return;
     var body = document.getElementById("id_body");
     if (!body) return;
     var quoted = button.dataset.quote.split("\n").map(function (line) { return "> " + line; }).join("\n");
-    var text = quoted + "\n> — " + button.dataset.author + ", engineering\n\n";
-    var at = body.selectionStart != null ? body.selectionStart : body.value.length;
+    var text = quoted + "\n>\n> — " + button.dataset.author + ", engineering\n\n";
+    // At the cursor if the writer has been in the textarea; otherwise after what is already written.
+    var at = body.dataset.touched ? body.selectionStart : body.value.length;
+    if (!body.dataset.touched && body.value && !/\n\n$/.test(body.value)) {
+      text = (/\n$/.test(body.value) ? "\n" : "\n\n") + text;
+    }
     body.value = body.value.slice(0, at) + text + body.value.slice(at);
     body.focus();
     body.selectionStart = body.selectionEnd = at + text.length;
