@@ -42,6 +42,7 @@ cat <<MSG
 
   StatusHub demo is running.
     Public status page   http://localhost:$PORT/
+    Compose and publish  http://localhost:$PORT/manage/
     Admin                http://localhost:$PORT/admin/
   Logins (password northwind-demo for all):
     dana   — Publisher (CEO)            priya — Publisher (VP Engineering)

@@ -53,3 +53,10 @@ def timeline(incident: object) -> list[object]:
 @register.filter
 def listify(value: object) -> list[object]:
     return [value]
+
+
+@register.simple_tag
+def site_url() -> str:
+    from django.conf import settings
+
+    return str(settings.STATUSHUB_SITE_URL)
