@@ -13,9 +13,9 @@
     var text = quoted + "\n>\n> — " + button.dataset.author + ", engineering\n\n";
     // At the cursor if the writer has been in the textarea; otherwise after what is already written.
     var at = body.dataset.touched ? body.selectionStart : body.value.length;
-    if (!body.dataset.touched && body.value && !/\n\n$/.test(body.value)) {
-      text = (/\n$/.test(body.value) ? "\n" : "\n\n") + text;
-    }
+    // A quote is its own paragraph: separate it from the text before it.
+    var before = body.value.slice(0, at);
+    if (before && !/\n\n$/.test(before)) text = (/\n$/.test(before) ? "\n" : "\n\n") + text;
     body.value = body.value.slice(0, at) + text + body.value.slice(at);
     body.focus();
     body.selectionStart = body.selectionEnd = at + text.length;
