@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from incidents.models import IncidentUpdate, SigningKey
+from incidents.models import Incident, IncidentUpdate, SigningKey
 from statushub.lib import signing as lib
 
 
@@ -29,6 +29,24 @@ def update_document(update: IncidentUpdate) -> dict[str, Any]:
         "statement_url": absolute(reverse("status:update-statement", args=[update.public_id])),
         "statement_sha256": update.statement_sha256,
         "prev": update.prev_sha256 or None,
+    }
+
+
+def incident_document(incident: Incident) -> dict[str, Any]:
+    """An incident with its signed updates, newest first (Statuspage-like names; issue 5 completes the v2 shape)."""
+    return {
+        "id": str(incident.pk),
+        "name": incident.title,
+        "status": incident.status,
+        "impact": incident.impact,
+        "started_at": lib.format_time(incident.started_at) if incident.started_at else None,
+        "resolved_at": lib.format_time(incident.resolved_at) if incident.resolved_at else None,
+        "shortlink": absolute(reverse("status:incident", args=[incident.pk])),
+        "incident_updates": [
+            {**update_document(update), "display_at": lib.format_time(update.published_at)}
+            for update in incident.updates.all()
+            if update.is_signed
+        ],
     }
 
 

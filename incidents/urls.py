@@ -9,6 +9,7 @@ urlpatterns = [
     path("_live/", views.status_live, name="live"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident"),
     path("incidents/<int:pk>/_live/", views.incident_live, name="incident-live"),
+    path("incidents/<int:pk>.json", verify_views.incident_json, name="incident-json"),
     path("history/", views.history_index, name="history"),
     path("history/<int:year>/<int:month>/", views.history_month, name="history-month"),
     path("updates/<slug:public_id>/", verify_views.update_redirect, name="update"),

@@ -1,12 +1,14 @@
 """Public, cookieless endpoints that let anyone verify a signed update without our code."""
 
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import condition
 
-from incidents.documents import absolute, chain_entry, key_document, update_document
+from incidents.documents import absolute, chain_entry, incident_document, key_document, update_document
 from incidents.models import IncidentUpdate, SigningKey
+from incidents.selectors import public_incidents
 from incidents.views import etag, public
 from statushub.lib import signing as lib
 
@@ -40,6 +42,16 @@ def update_statement(request: HttpRequest, public_id: str) -> HttpResponse:
 @condition(etag_func=etag)
 def update_json(request: HttpRequest, public_id: str) -> HttpResponse:
     return _json(update_document(_update(public_id)))
+
+
+@public
+@condition(etag_func=etag)
+def incident_json(request: HttpRequest, pk: int) -> HttpResponse:
+    updates = IncidentUpdate.objects.select_related("signing_key", "corrects").order_by(
+        "-published_at", "-id"
+    )
+    queryset = public_incidents().prefetch_related(Prefetch("updates", queryset=updates))
+    return _json(incident_document(get_object_or_404(queryset, pk=pk)))
 
 
 @public

@@ -1,7 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import FileResponse, HttpRequest
 from django.urls import include, path, re_path
 from django.views.static import serve
+
+
+def media(request: HttpRequest, path: str) -> FileResponse:
+    return serve(request, path, document_root=str(settings.MEDIA_ROOT))
+
 
 admin.site.site_header = "StatusHub"
 admin.site.site_title = "StatusHub admin"
@@ -10,7 +16,7 @@ admin.site.index_title = "Incidents, components and people"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("manage/", include("incidents.manage_urls")),
-    # Profile photos. Behind nginx, serve MEDIA_ROOT directly instead (see deploy docs).
-    re_path(r"^media/(?P<path>people/[\w.-]+)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    # Profile photos. Behind nginx, serve MEDIA_ROOT directly instead.
+    re_path(r"^media/(?P<path>people/[\w.-]+)$", media),
     path("", include("incidents.urls")),
 ]

@@ -270,3 +270,38 @@ def test_components_keep_their_status_when_no_change_is_chosen(
     client.post(reverse("manage:publish", args=[draft.pk]))
     api.refresh_from_db()
     assert api.status == "degraded_performance"
+
+
+def test_a_publishers_photo_appears_beside_their_public_update(
+    client, publisher, make_incident, settings, tmp_path
+):
+    import io
+
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    image = io.BytesIO()
+    Image.new("RGB", (64, 64), "teal").save(image, "PNG")
+    image.seek(0)
+    image.name = "priya.png"
+    _login(client, publisher)
+    client.post(reverse("manage:profile"), {"display_name": "", "title": "VP Engineering", "photo": image})
+    incident = make_incident()
+
+    page = client.get(reverse("status:incident", args=[incident.pk])).content.decode()
+
+    photo_url = publisher.profile.photo.url
+    assert f'<img class="timeline__photo" src="{photo_url}"' in page
+    assert client.get(photo_url).status_code == 200
+
+
+def test_a_file_that_is_not_an_image_is_refused_as_a_photo(client, publisher, settings, tmp_path):
+    import io
+
+    settings.MEDIA_ROOT = tmp_path
+    fake = io.BytesIO(b"#!/bin/sh\necho not an image\n")
+    fake.name = "photo.png"
+    _login(client, publisher)
+    response = client.post(reverse("manage:profile"), {"title": "VP", "photo": fake})
+    assert response.status_code == 200
+    assert "Upload a valid image" in response.content.decode()

@@ -38,6 +38,23 @@ def test_seed_demo_tells_one_crisis_and_can_be_run_again(client):
     bars = {day.worst_status for c in Component.objects.all() for day in c.days.all()}
     assert {"major_outage", "degraded_performance", "operational"} <= bars
 
+    from incidents.models import IncidentUpdate
+    from statushub.lib import signing as lib
+
+    chain = list(IncidentUpdate.objects.order_by("seq"))
+    assert [u.seq for u in chain] == list(range(1, len(chain) + 1))
+    for previous, update in zip([None, *chain], chain, strict=False):
+        assert update.prev_sha256 == (previous.statement_sha256 if previous else "")
+        assert update.signing_key is not None
+        assert lib.verify(
+            bytes(update.signing_key.public_key),
+            lib.b64decode_signature(update.signature),
+            bytes(update.statement),
+        )
+        assert lib.key_valid_at(
+            update.signing_key.created_at, update.signing_key.revoked_at, update.published_at
+        )
+
     page = client.get("/").content.decode()
     assert "Partial System Outage" in page
     assert "Database upgrade for the EU region" in page

@@ -189,3 +189,21 @@ def test_the_chain_listing_pages_in_sequence_order(client, make_incident, publis
     assert [e["seq"] for e in second["entries"]] == [3, 4]
     assert second["entries"][0]["prev"] == first["entries"][1]["sha256"]
     assert client.get(reverse("status:chain") + "?after=x").status_code == 400
+
+
+def test_the_incident_json_carries_each_updates_signature(client, make_incident, publisher):
+    incident = make_incident("API down", body="Looking.")
+    _publish(incident, publisher, "Found it.", seconds=1)
+    document = client.get(reverse("status:incident-json", args=[incident.pk])).json()
+    bodies = [u["body"] for u in document["incident_updates"]]
+    assert bodies == ["Found it.", "Looking."]
+    for entry in document["incident_updates"]:
+        update = IncidentUpdate.objects.get(public_id=entry["id"])
+        assert update.signing_key is not None
+        assert (entry["signature"], entry["kid"]) == (
+            update.signing_key and update.signature,
+            update.signing_key.kid,
+        )
+        assert entry["statement_url"].endswith(f"/updates/{update.public_id}/statement")
+    draft = make_incident("Not public yet", public=False)
+    assert client.get(reverse("status:incident-json", args=[draft.pk])).status_code == 404
