@@ -150,8 +150,8 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     except signing.SigningError as exc:
         messages.error(request, f"Not published: {exc}")
         return redirect("manage:preview", pk=draft.pk)
-    # The public page shows no messages (it is cookieless): the anchored update is the confirmation.
-    return redirect(reverse("status:incident", args=[update.incident_id]) + f"#update-{update.public_id}")
+    messages.success(request, "Published and signed. Delivery to each channel is shown below, live.")
+    return redirect("manage:deliveries", public_id=update.public_id)
 
 
 @require_POST

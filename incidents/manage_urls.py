@@ -1,5 +1,6 @@
 from django.urls import path
 
+from channels import views as channel_views
 from incidents import compose_views, key_views
 from people import views as people_views
 
@@ -14,6 +15,8 @@ urlpatterns = [
     path("drafts/<int:pk>/preview/", compose_views.preview, name="preview"),
     path("drafts/<int:pk>/publish/", compose_views.publish, name="publish"),
     path("drafts/<int:pk>/statement/", compose_views.prepare_statement, name="statement"),
+    path("updates/<slug:public_id>/deliveries/", channel_views.deliveries, name="deliveries"),
+    path("deliveries/<int:pk>/", channel_views.delivery_action, name="delivery-action"),
     path("reauth/", compose_views.reauth, name="reauth"),
     path("keys/", key_views.keys, name="keys"),
     path("keys/action/", key_views.key_action, name="key-action"),

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from channels.services import deliveries_create
 from incidents import signing
 from incidents.models import (
     AffectedComponent,
@@ -242,6 +243,7 @@ def update_publish(
         signature=sealed.signature,
         prev_sha256=sealed.prev,
     )
+    deliveries_create(update=update)
     audit_record(
         action=AuditEvent.Action.CORRECTION if corrects else AuditEvent.Action.PUBLISH,
         actor=author,

@@ -63,6 +63,8 @@ def _key_encryption_keys() -> list[str]:
 
 
 STATUSHUB_KEY_ENCRYPTION_KEYS = _key_encryption_keys()
+# First retry delay of a failed delivery; each later retry doubles it (with jitter), up to 30 minutes.
+STATUSHUB_DELIVERY_BACKOFF_SECONDS = float(env_str("STATUSHUB_DELIVERY_BACKOFF_SECONDS", "5") or "5")
 # Publishing needs the password re-entered within this many seconds.
 STATUSHUB_REAUTH_SECONDS = env_int("STATUSHUB_REAUTH_SECONDS", 600)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
@@ -90,6 +92,7 @@ INSTALLED_APPS = [
     "simple_history",
     "incidents",
     "people",
+    "channels",
 ]
 
 MIDDLEWARE = [
@@ -223,6 +226,11 @@ CELERY_BEAT_SCHEDULE = {
     "recompute-availability": {
         "task": "incidents.tasks.recompute_all_availability",
         "schedule": 600.0,
+    },
+    # Re-queues deliveries a crash left pending or sending: nothing published is ever lost.
+    "sweep-deliveries": {
+        "task": "channels.tasks.sweep_deliveries",
+        "schedule": 60.0,
     },
 }
 

@@ -112,7 +112,10 @@ def test_a_publisher_composes_previews_and_publishes_a_signed_update(
     expect(page.get_by_role("heading", name=re.compile("^Preview:"))).to_be_visible()
     page.get_by_role("button", name="Sign and publish as Priya Raman").click()
 
-    # The public incident page.
+    # The deliveries page (no channels configured here), then the public incident page from its link.
+    page.wait_for_url(re.compile(r"/manage/updates/[a-z0-9]{12}/deliveries/$"))
+    expect(page.get_by_text("Published and signed.")).to_be_visible()
+    page.get_by_role("link", name="View it on the public page").click()
     page.wait_for_url(re.compile(rf"/incidents/{incident.pk}/#update-"))
     expect(page.get_by_role("heading", name="Some customers charged twice on renewal")).to_be_visible()
     entry = page.locator(".timeline__entry--update").first

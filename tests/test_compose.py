@@ -114,7 +114,7 @@ def test_a_publish_moves_status_components_and_acknowledgement_together_and_is_s
     response = client.post(reverse("manage:publish", args=[draft.pk]))
 
     update = IncidentUpdate.objects.get(incident=incident)
-    assert response["Location"].endswith(f"#update-{update.public_id}")
+    assert response["Location"] == reverse("manage:deliveries", args=[update.public_id])
     incident.refresh_from_db()
     payments.refresh_from_db()
     assert (incident.status, payments.status) == ("identified", "partial_outage")

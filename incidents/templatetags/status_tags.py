@@ -60,3 +60,10 @@ def site_url() -> str:
     from django.conf import settings
 
     return str(settings.STATUSHUB_SITE_URL)
+
+
+@register.filter
+def pretty_json(value: object) -> str:
+    import json
+
+    return json.dumps(value, indent=2, ensure_ascii=False)

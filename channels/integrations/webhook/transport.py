@@ -1,0 +1,67 @@
+"""Outbound webhooks signed per Standard Webhooks (https://www.standardwebhooks.com/).
+
+Headers ``webhook-id`` (stable across retries, so receivers can de-duplicate), ``webhook-timestamp`` and
+``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` keyed with the ``whsec_`` secret.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import httpx
+
+from channels.transports import Message, Sent, Thread, Transport, TransportError, retry_after_seconds
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+class WebhookTransport(Transport):
+    kind = "webhook"
+
+    def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
+        timestamp = int(time.time())
+        body = json.dumps(
+            {"type": "incident.update", "timestamp": timestamp, "data": message.document},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return {
+            "method": "POST",
+            "url": self.config["url"],
+            "headers": {
+                "content-type": "application/json",
+                "webhook-id": idempotency_key,
+                "webhook-timestamp": str(timestamp),
+            },
+            "body": body,
+        }
+
+    def send(self, request: dict[str, Any], thread: Thread) -> Sent:
+        headers = dict(request["headers"])
+        secret = self.credentials.get("secret", "")
+        if secret:
+            headers["webhook-signature"] = sign(
+                secret, headers["webhook-id"], int(headers["webhook-timestamp"]), request["body"]
+            )
+        try:
+            with self.http() as client:
+                response = client.post(request["url"], content=request["body"].encode(), headers=headers)
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"timed out after {self.timeout:.0f} s") from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"could not connect: {exc}") from exc
+        if response.is_success:
+            return Sent(remote_id=headers["webhook-id"])
+        status = response.status_code
+        if status == 410:
+            raise TransportError("the receiver answered 410 Gone: it no longer wants these", permanent=True)
+        if status == 429 or status >= 500:
+            raise TransportError(f"HTTP {status}", retry_after=retry_after_seconds(response))
+        raise TransportError(f"HTTP {status}: {response.text[:200]}", permanent=True)

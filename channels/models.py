@@ -1,0 +1,95 @@
+"""Where updates go (channels), and what happened to each update on each channel (deliveries)."""
+
+from django.conf import settings
+from django.db import models
+
+from statushub.lib.models import TimeStampedModel
+
+
+class Channel(TimeStampedModel):
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Outbound webhook"
+        SLACK = "slack", "Slack"
+        MASTODON = "mastodon", "Mastodon"
+        BLUESKY = "bluesky", "Bluesky"
+        X = "x", "X / Twitter"
+        FACEBOOK = "facebook", "Facebook Page"
+        DISCOURSE = "discourse", "Discourse"
+        REDDIT = "reddit", "Reddit"
+        MANUAL = "manual", "Manual community (copy and mark posted)"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=100)
+    # Blank: the brand's channel. Set: an executive's own account, so the update also goes out in their name.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="channels"
+    )
+    config = models.JSONField(default=dict, blank=True, help_text="Non-secret settings (URL, channel id, …).")
+    encrypted_credentials = models.TextField(blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    dry_run = models.BooleanField(default=False, help_text="Record exactly what would be sent; send nothing.")
+    # Set when the service answered with a permanent error (bad credentials, forbidden): a human must look.
+    problem = models.CharField(max_length=300, blank=True)
+    problem_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+
+class Delivery(TimeStampedModel):
+    """One update on one channel. Written with the update, in its transaction; worked by the Celery worker."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed, will retry"
+        DEAD = "dead", "Failed permanently"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN_STATES = (State.PENDING, State.SENDING, State.FAILED)
+
+    update = models.ForeignKey(
+        "incidents.IncidentUpdate", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    dry_run = models.BooleanField(default=False)
+    # What was (or, in dry run, would have been) sent, and what the service answered.
+    request = models.JSONField(default=dict, blank=True)
+    remote_id = models.CharField(max_length=200, blank=True)
+    remote_url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["channel__kind", "channel__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["update", "channel"], name="one_delivery_per_update_channel")
+        ]
+        indexes = [models.Index(fields=["state", "updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel} · {self.get_state_display()}"
+
+
+class ChannelThread(models.Model):
+    """The first post of an incident on a channel, so later updates reply to it."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="threads")
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="+")
+    root_id = models.CharField(max_length=200)
+    last_id = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "incident"], name="one_thread_per_channel_incident")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} thread for incident {self.incident_id}"

@@ -1,0 +1,14 @@
+"""Kind → transport class, imported lazily so a broken or heavy SDK never loads for other channels."""
+
+from django.utils.module_loading import import_string
+
+from channels.transports import Transport
+
+TRANSPORTS = {
+    "webhook": "channels.integrations.webhook.transport.WebhookTransport",
+}
+
+
+def transport_class(kind: str) -> type[Transport] | None:
+    path = TRANSPORTS.get(kind)
+    return import_string(path) if path else None

@@ -1,0 +1,166 @@
+"""The delivery engine: one Delivery per (update, channel), worked by Celery, never lost.
+
+Deliveries are written in the publishing transaction and queued on commit. A sweeper re-queues any that a
+crash left pending or sending. Transient errors retry with exponential backoff and jitter (honouring the
+service's Retry-After); permanent ones stop at once and flag the channel for a human.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from channels.models import Channel, ChannelThread, Delivery
+from channels.registry import transport_class
+from channels.rendering import render
+from channels.transports import Thread, TransportError
+from incidents.models import IncidentUpdate
+from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
+
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = 30 * 60  # seconds; the broker's visibility timeout must stay above this
+STUCK_AFTER = timedelta(minutes=2)
+
+
+def channel_set_credentials(*, channel: Channel, credentials: dict[str, str]) -> None:
+    channel.encrypted_credentials = encrypt_json(credentials, list(settings.STATUSHUB_KEY_ENCRYPTION_KEYS))
+    channel.save(update_fields=["encrypted_credentials", "updated_at"])
+
+
+def _enqueue(delivery_id: int, countdown: float = 0) -> None:
+    from channels.tasks import deliver
+
+    deliver.apply_async(args=(delivery_id,), countdown=countdown)
+
+
+def deliveries_create(*, update: IncidentUpdate) -> list[Delivery]:
+    """Called inside the publish transaction: the deliveries exist if and only if the update does."""
+    channels = Channel.objects.filter(enabled=True).filter(Q(owner__isnull=True) | Q(owner=update.author))
+    deliveries = Delivery.objects.bulk_create(
+        [Delivery(update=update, channel=channel, dry_run=channel.dry_run) for channel in channels]
+    )
+    for delivery in deliveries:
+        transaction.on_commit(partial(_enqueue, delivery.pk))
+    return deliveries
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    base = min(MAX_BACKOFF, settings.STATUSHUB_DELIVERY_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
+    jittered = base * random.uniform(0.8, 1.2)  # noqa: S311  (spreading retries, not security)
+    return max(jittered, retry_after or 0.0)
+
+
+@dataclass
+class Outcome:
+    state: str
+    retry_in: float | None = None
+
+
+def _claim(delivery_id: int) -> Delivery | None:
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("channel", "update__incident", "update__signing_key", "update__corrects")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.state not in Delivery.OPEN_STATES:
+            return None
+        delivery.state = Delivery.State.SENDING
+        delivery.attempts += 1
+        delivery.save(update_fields=["state", "attempts", "updated_at"])
+        return delivery
+
+
+def _finish(delivery: Delivery, state: str, **fields: object) -> Outcome:
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+    delivery.state = state
+    delivery.save()
+    return Outcome(state, fields.get("retry_in"))  # type: ignore[arg-type]
+
+
+def delivery_attempt(delivery_id: int) -> Outcome | None:
+    """Try one delivery once. Returns None if there was nothing to do (already done, cancelled, or gone)."""
+    delivery = _claim(delivery_id)
+    if delivery is None:
+        return None
+    channel = delivery.channel
+    cls = transport_class(channel.kind)
+    if cls is None:
+        return _finish(
+            delivery, Delivery.State.DEAD, last_error=f"No integration for {channel.get_kind_display()} yet."
+        )
+    try:
+        credentials = decrypt_json(
+            channel.encrypted_credentials, list(settings.STATUSHUB_KEY_ENCRYPTION_KEYS)
+        )
+    except SecretError as exc:
+        return _finish(delivery, Delivery.State.DEAD, last_error=str(exc))
+    transport = cls(channel.config, credentials)
+    thread_row = ChannelThread.objects.filter(channel=channel, incident=delivery.update.incident).first()
+    thread = Thread(thread_row.root_id, thread_row.last_id) if thread_row else Thread()
+    request = transport.build_request(
+        render(delivery.update, channel), thread, idempotency_key=f"{delivery.update.public_id}-{channel.pk}"
+    )
+    if delivery.dry_run:
+        return _finish(
+            delivery, Delivery.State.DELIVERED, request=request, remote_id="dry-run", delivered_at=timezone.now(),
+            last_error="",
+        )  # fmt: skip
+    try:
+        sent = transport.send(request, thread)
+    except TransportError as exc:
+        if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
+            Channel.objects.filter(pk=channel.pk).update(problem=exc.message[:300], problem_at=timezone.now())
+            return _finish(delivery, Delivery.State.DEAD, request=request, last_error=exc.message)
+        wait = backoff_seconds(delivery.attempts, exc.retry_after)
+        outcome = _finish(
+            delivery, Delivery.State.FAILED, request=request, last_error=exc.message,
+            next_attempt_at=timezone.now() + timedelta(seconds=wait),
+        )  # fmt: skip
+        outcome.retry_in = wait
+        return outcome
+    if thread_row is None:
+        ChannelThread.objects.get_or_create(
+            channel=channel, incident=delivery.update.incident,
+            defaults={"root_id": sent.remote_id, "last_id": sent.remote_id},
+        )  # fmt: skip
+    else:
+        ChannelThread.objects.filter(pk=thread_row.pk).update(last_id=sent.remote_id)
+    return _finish(
+        delivery, Delivery.State.DELIVERED, request=request, remote_id=sent.remote_id, remote_url=sent.remote_url,
+        delivered_at=timezone.now(), last_error="", next_attempt_at=None,
+    )  # fmt: skip
+
+
+def delivery_retry(*, delivery: Delivery) -> None:
+    if delivery.state in (Delivery.State.DEAD, Delivery.State.FAILED, Delivery.State.CANCELLED):
+        Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.PENDING, next_attempt_at=None)
+        transaction.on_commit(partial(_enqueue, delivery.pk))
+
+
+def delivery_cancel(*, delivery: Delivery) -> None:
+    Delivery.objects.filter(pk=delivery.pk, state__in=Delivery.OPEN_STATES).update(
+        state=Delivery.State.CANCELLED
+    )
+
+
+def deliveries_sweep() -> int:
+    """Re-queue deliveries a crash or a lost message left behind. Safe to run often: claiming is atomic."""
+    now = timezone.now()
+    stuck = Delivery.objects.filter(
+        Q(state__in=[Delivery.State.PENDING, Delivery.State.SENDING], updated_at__lt=now - STUCK_AFTER)
+        | Q(state=Delivery.State.FAILED, next_attempt_at__lt=now - STUCK_AFTER)
+    ).values_list("pk", flat=True)
+    ids = list(stuck[:1000])
+    # A delivery stuck in "sending" was interrupted mid-attempt: make it claimable again.
+    Delivery.objects.filter(pk__in=ids, state=Delivery.State.SENDING).update(state=Delivery.State.FAILED)
+    for delivery_id in ids:
+        _enqueue(delivery_id)
+    return len(ids)

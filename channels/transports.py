@@ -1,0 +1,76 @@
+"""The contract every channel integration implements.
+
+A transport turns a rendered message into the exact request its service expects (``build_request``, also
+what dry-run records) and sends it (``send``). It raises ``TransportError`` with ``permanent=True`` for
+answers that retrying cannot fix (bad credentials, forbidden, gone), and with ``retry_after`` when the
+service said how long to wait. Transports never touch the database: the delivery engine does.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+
+
+class TransportError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass
+class Message:
+    """One update, rendered for one channel."""
+
+    text: str
+    url: str
+    title: str
+    document: dict[str, Any]
+    shortened: bool = False
+
+
+@dataclass
+class Thread:
+    """Where this incident's earlier posts on the channel are, for replies."""
+
+    root_id: str = ""
+    last_id: str = ""
+
+
+@dataclass
+class Sent:
+    remote_id: str
+    remote_url: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Transport:
+    kind: ClassVar[str] = ""
+    timeout: ClassVar[float] = 10.0
+
+    def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+        self.config = config
+        self.credentials = credentials
+
+    def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
+        """The request as the service will receive it, minus secrets (it is stored and shown)."""
+        raise NotImplementedError
+
+    def send(self, request: dict[str, Any], thread: Thread) -> Sent:
+        raise NotImplementedError
+
+    def http(self) -> httpx.Client:
+        """Every HTTP call goes through here, so none is ever made without a timeout."""
+        return httpx.Client(timeout=self.timeout, headers={"User-Agent": "StatusHub/0.1 (+status page)"})
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,44 @@
+"""Where did the update land? Live per-channel delivery state, with retry and cancel."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from channels import services
+from channels.models import Delivery
+from incidents.models import IncidentUpdate
+from incidents.permissions import COMPOSE, permission_required
+
+
+def _context(update: IncidentUpdate) -> dict[str, object]:
+    deliveries = list(
+        Delivery.objects.filter(update=update)
+        .select_related("channel")
+        .order_by("channel__kind", "channel__name")
+    )
+    return {
+        "update": update,
+        "deliveries": deliveries,
+        "open": any(d.state in Delivery.OPEN_STATES for d in deliveries),
+        "counts": {state.label: sum(d.state == state for d in deliveries) for state in Delivery.State},
+    }
+
+
+@permission_required(COMPOSE)
+def deliveries(request: HttpRequest, public_id: str) -> HttpResponse:
+    update = get_object_or_404(IncidentUpdate.objects.select_related("incident"), public_id=public_id)
+    template = "manage/_deliveries.html" if getattr(request, "htmx", False) else "manage/deliveries.html"
+    return render(request, template, _context(update))
+
+
+@require_POST
+@permission_required(COMPOSE)
+def delivery_action(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_object_or_404(Delivery.objects.select_related("update"), pk=pk)
+    if request.POST.get("action") == "retry":
+        services.delivery_retry(delivery=delivery)
+    elif request.POST.get("action") == "cancel":
+        services.delivery_cancel(delivery=delivery)
+    if getattr(request, "htmx", False):
+        return render(request, "manage/_deliveries.html", _context(delivery.update))
+    return redirect("manage:deliveries", public_id=delivery.update.public_id)
