@@ -3,10 +3,11 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -26,6 +27,17 @@ from incidents.models import (
 )
 from incidents.selectors import admin_timeline
 from incidents.templatetags.status_tags import duration
+
+
+class RecordOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """History can be read, never reverted: a revert saves an old row directly, bypassing services and roles."""
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        if request.method != "GET":
+            raise PermissionDenied("History is a record; make changes on the object itself.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 def _can_edit_details(request: HttpRequest) -> bool:
@@ -53,7 +65,7 @@ class StatusChangeInline(admin.TabularInline):
 
 
 @admin.register(Component)
-class ComponentAdmin(SimpleHistoryAdmin):
+class ComponentAdmin(RecordOnlyHistoryAdmin):
     list_display = ["name", "group", "status", "position", "showcase"]
     list_filter = ["status", "group"]
     list_select_related = ["group"]
@@ -146,7 +158,7 @@ class ProgressNoteInline(admin.StackedInline):
 
 
 class UpdateInline(admin.StackedInline):
-    """Published updates are immutable; publishers may add a new one (the compose screen comes later)."""
+    """Published updates, read-only: they are composed, signed and published at /manage/."""
 
     model = IncidentUpdate
     extra = 0
@@ -156,7 +168,8 @@ class UpdateInline(admin.StackedInline):
     verbose_name = "public update"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("incidents.publish_update")
+        # Publishing happens on the compose screen (preview, re-authentication, signing), never here.
+        return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -166,7 +179,7 @@ class UpdateInline(admin.StackedInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(SimpleHistoryAdmin):
+class IncidentAdmin(RecordOnlyHistoryAdmin):
     list_display = ["title", "severity_short", "impact", "status", "started_at", "tta", "is_public"]
     list_filter = [ActiveFilter, "status", "severity", "kind", "impact"]
     search_fields = ["title", "notes__text", "updates__body", "affected__component__name"]
@@ -235,21 +248,6 @@ class IncidentAdmin(SimpleHistoryAdmin):
     def save_formset(self, request: HttpRequest, form: ModelForm, formset: Any, change: bool) -> None:
         user: Any = request.user
         incident: Incident = form.instance
-        if formset.model is IncidentUpdate:
-            # Published updates are immutable, so only new ones arrive here; each goes through the service.
-            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-            for update_form in formset.forms:
-                if update_form.has_changed() and update_form.instance.pk is None and update_form.is_valid():
-                    data = update_form.cleaned_data
-                    update = services.update_publish(
-                        incident=incident,
-                        author=user,
-                        status=data["status"],
-                        body=data["body"],
-                        author_title=data.get("author_title", ""),
-                    )
-                    formset.new_objects.append(update)
-            return
         instances = formset.save(commit=False)
         for instance in instances:
             if isinstance(instance, ProgressNote) and instance.pk is None:

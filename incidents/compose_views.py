@@ -89,16 +89,20 @@ def draft_editor(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request, template, {**context, "save_error": "Not saved: check the highlighted fields."}
         )
-    result = drafts.draft_save(
-        draft=draft,
-        user=_user(request),
-        base_version=form.cleaned_data["base_version"],
-        status=form.cleaned_data["status"],
-        body=form.cleaned_data["body"],
-        component_statuses=form.component_statuses(),
-        next_update_at=form.next_update_at(),
-        force=request.POST.get("force") == "1",
-    )
+    try:
+        result = drafts.draft_save(
+            draft=draft,
+            user=_user(request),
+            base_version=form.cleaned_data["base_version"],
+            status=form.cleaned_data["status"],
+            body=form.cleaned_data["body"],
+            component_statuses=form.component_statuses(),
+            next_update_at=form.next_update_at(),
+            force=request.POST.get("force") == "1",
+        )
+    except signing.SigningError as exc:
+        context = _editor_context(request, draft, form)
+        return render(request, template, {**context, "save_error": f"Not saved: {exc}"})
     context = {**_editor_context(request, result.draft), "result": result}
     if not getattr(request, "htmx", False):
         if result.saved:
@@ -141,13 +145,17 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     if not reauthenticated_recently(request):
         messages.info(request, "Publishing signs in your name: please enter your password again.")
         return reauth_redirect(reverse("manage:preview", args=[draft.pk]))
-    form = OfflineSignatureForm(request.POST) if "signature" in request.POST else None
-    signature = form.data.get("signature", "") if form is not None else ""
+    signature = request.POST.get("signature", "")
+    version = request.POST.get("version", "")
     try:
         update = drafts.draft_publish(
-            draft=draft, user=_user(request), offline_signature=signature, request=request
+            draft=draft,
+            user=_user(request),
+            version=int(version) if version.isdigit() else None,
+            offline_signature=signature,
+            request=request,
         )
-    except signing.SigningError as exc:
+    except (signing.SigningError, ValueError) as exc:
         messages.error(request, f"Not published: {exc}")
         return redirect("manage:preview", pk=draft.pk)
     messages.success(request, "Published and signed. Delivery to each channel is shown below, live.")

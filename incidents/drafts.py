@@ -112,8 +112,14 @@ def draft_problems(draft: UpdateDraft) -> list[str]:
 
 @transaction.atomic
 def draft_publish(
-    *, draft: UpdateDraft, user: User, offline_signature: str = "", request: HttpRequest | None = None
+    *,
+    draft: UpdateDraft,
+    user: User,
+    version: int | None = None,
+    offline_signature: str = "",
+    request: HttpRequest | None = None,
 ) -> IncidentUpdate:
+    """Publish the draft as previewed: if ``version`` is given and the draft changed since, nothing is published."""
     locked = (
         UpdateDraft.objects.select_for_update(of=("self",))
         .select_related("incident", "corrects")
@@ -121,6 +127,10 @@ def draft_publish(
     )
     if locked.is_published:
         raise signing.SigningError("This draft has already been published.")
+    if version is not None and locked.version != version:
+        raise signing.SigningError(
+            "The draft changed after you previewed it. Check the preview again, then publish."
+        )
     problems = draft_problems(locked)
     if problems:
         raise signing.SigningError(" ".join(problems))

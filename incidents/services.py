@@ -5,7 +5,7 @@ themselves, so status history, timestamps and the availability recompute never g
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -156,6 +156,10 @@ def incident_set_status(
     return incident
 
 
+# A prepared statement carries its publication time; signing it much later would misstate when it was said.
+OFFLINE_STATEMENT_LIFETIME = timedelta(minutes=30)
+
+
 @dataclass(frozen=True)
 class OfflineSignature:
     """A statement frozen for offline signing, and the signature the publisher made over it with the CLI."""
@@ -187,6 +191,8 @@ def update_publish(
     if not author.has_perm("incidents.publish_update"):
         raise PermissionDenied("Only publishers can publish updates.")
     head = signing.lock_chain()
+    # Publishes are serialised by the chain lock; work from the incident as it is now, not as the caller saw it.
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
     profile = profile_for(author)
     title = profile.title if author_title is None else author_title
     statuses = sorted((component_statuses or {}).items(), key=lambda item: item[0].pk)
@@ -265,9 +271,14 @@ def _seal_offline(
         raise signing.SigningError(
             "Another update was published since this statement was prepared: prepare it again and sign the new one."
         )
-    key = SigningKey.objects.filter(kid=frozen.get("kid"), owner=author).first()
+    key = SigningKey.objects.filter(kid=frozen.get("kid"), owner=author, revoked_at__isnull=True).first()
     if key is None:
-        raise signing.SigningError("The statement names a key that is not yours.")
+        raise signing.SigningError("The statement names a key that is not yours, or that has been revoked.")
+    frozen_at = parse_time(str(frozen["published_at"]))
+    if timezone.now() - frozen_at > OFFLINE_STATEMENT_LIFETIME:
+        raise signing.SigningError(
+            "This statement was prepared too long ago: prepare it again and sign the new one."
+        )
     expected = signing.statement_fields(
         key=key, public_id=str(frozen["update"]), seq=head.seq + 1, prev=head.digest,
         published_at=parse_time(str(frozen["published_at"])), **common,

@@ -17,10 +17,14 @@ from incidents.models import (
     Incident,
     IncidentUpdate,
     ProgressNote,
+    SigningKey,
 )
+from people.models import Profile
 from statushub.lib.public_cache import bump_public_version
 
-_PUBLIC_MODELS = (ComponentGroup, Component, Incident, AffectedComponent, IncidentUpdate, ProgressNote)
+_PUBLIC_MODELS = (
+    ComponentGroup, Component, Incident, AffectedComponent, IncidentUpdate, ProgressNote, SigningKey, Profile,
+)  # fmt: skip
 
 
 @receiver(post_save)

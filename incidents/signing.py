@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from incidents.models import ChainHead, Incident, IncidentUpdate, SigningKey
+from incidents.models import ChainHead, Incident, IncidentUpdate, SigningKey, UpdateDraft
 from people.models import AuditEvent
 from people.services import audit_record, profile_for
 from statushub.lib import signing as lib
@@ -87,6 +87,8 @@ def key_revoke(
         key.revoked_at = _floor(at) if at else _floor(timezone.now()) + timedelta(seconds=1)
         key.revoked_reason = reason[:200]
         key.save(update_fields=["revoked_at", "revoked_reason", "updated_at"])
+        # Statements prepared for offline signing may name this key: none of them can be published now.
+        UpdateDraft.objects.exclude(pending_statement=b"").update(pending_statement=b"")
         audit_record(
             action=AuditEvent.Action.KEY_REVOKED,
             actor=by,

@@ -41,11 +41,13 @@ def public(view: View) -> View:
     return require_safe(wrapper)
 
 
-def _context(**extra: Any) -> dict[str, Any]:
+def _context(version: str, **extra: Any) -> dict[str, Any]:
+    # ``version`` must be read before the page's queries: a change committed in between then makes the
+    # next poll fetch again, instead of tagging old data with the new version.
     return {
         "site_name": settings.STATUSHUB_SITE_NAME,
         "poll_seconds": settings.STATUSHUB_POLL_SECONDS,
-        "version": public_version(),
+        "version": version,
         **extra,
     }
 
@@ -57,7 +59,7 @@ def _unchanged(request: HttpRequest) -> bool:
 @public
 @condition(etag_func=etag)
 def status_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "status/page.html", _context(page=selectors.status_page()))
+    return render(request, "status/page.html", _context(public_version(), page=selectors.status_page()))
 
 
 @public
@@ -65,13 +67,16 @@ def status_live(request: HttpRequest) -> HttpResponse:
     """Polled by the open page: 204 (no swap) while nothing changed, else the fresh live region."""
     if _unchanged(request):
         return HttpResponse(status=204)
-    return render(request, "status/_live.html", _context(page=selectors.status_page()))
+    return render(request, "status/_live.html", _context(public_version(), page=selectors.status_page()))
 
 
 def _render_incident(request: HttpRequest, pk: int, template: str) -> HttpResponse:
+    version = public_version()
     incident = get_object_or_404(selectors.with_timeline(selectors.public_incidents()), pk=pk)
     return render(
-        request, template, _context(incident=incident, timeline=selectors.incident_timeline(incident))
+        request,
+        template,
+        _context(version, incident=incident, timeline=selectors.incident_timeline(incident)),
     )
 
 
@@ -100,5 +105,7 @@ def history_month(request: HttpRequest, year: int, month: int) -> HttpResponse:
     if not (1 <= month <= 12 and 2000 <= year <= 2100):
         raise Http404("No such month")
     return render(
-        request, "status/history.html", _context(history=selectors.history_month(year=year, month=month))
+        request,
+        "status/history.html",
+        _context(public_version(), history=selectors.history_month(year=year, month=month)),
     )

@@ -16,6 +16,7 @@ export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/statushu
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/14}"
 export SECRET_KEY="${SECRET_KEY:-test-only-secret-key-not-for-production}"
 export STATUSHUB_VAR_DIR="${STATUSHUB_VAR_DIR:-$PWD/var/test}"
+export STATUSHUB_SITE_URL="${STATUSHUB_SITE_URL:-http://localhost:8000}"
 export STATUSHUB_KEY_ENCRYPTION_KEYS="${STATUSHUB_KEY_ENCRYPTION_KEYS:-$(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")}"
 
 echo "==> ruff"

@@ -72,7 +72,14 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # What the public page calls itself and where it lives.
 STATUSHUB_SITE_NAME = env_str("STATUSHUB_SITE_NAME", "StatusHub") or "StatusHub"
-STATUSHUB_SITE_URL = (env_str("STATUSHUB_SITE_URL", "http://localhost:8000") or "").rstrip("/")
+STATUSHUB_SITE_URL = (
+    env_str("STATUSHUB_SITE_URL", "http://localhost:8000" if EMBEDDED else None) or ""
+).rstrip("/")
+if not STATUSHUB_SITE_URL:
+    # Signed into every statement for good: a wrong default would make every update fail verification.
+    raise ImproperlyConfigured(
+        "STATUSHUB_SITE_URL (the public address, e.g. https://status.example.com) must be set"
+    )
 STATUSHUB_TIME_ZONE = env_str("STATUSHUB_TIME_ZONE", "Etc/UTC") or "Etc/UTC"
 # How often an open public page asks whether anything changed (seconds).
 STATUSHUB_POLL_SECONDS = env_int("STATUSHUB_POLL_SECONDS", 15)
@@ -235,6 +242,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 LOGIN_URL = "admin:login"
+# History is a record, not an undo button: a revert would bypass services (and could unpublish an incident).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 LOGGING = {
     "version": 1,

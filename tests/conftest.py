@@ -4,13 +4,20 @@ Personas follow the roles: ``publisher`` (Priya, may publish), ``communicator`` 
 runs the incident), ``engineer`` (Marco, notes and component status only), ``admin_user``.
 """
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from incidents import roles, services
@@ -98,3 +105,42 @@ def make_incident(db: None, publisher: User) -> Callable[..., Incident]:
         return incident
 
     return make
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+        pytest.skip("needs DATABASE_URL (PostgreSQL) and REDIS_URL, as scripts/test.sh sets them")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "statushub.settings",
+        "DATABASE_URL": _database_url(),
+        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CACHE_KEY_PREFIX": str(settings.CACHES["default"]["KEY_PREFIX"]),
+        # Retries in tenths of a second, so a test can watch a delivery fail twice and succeed.
+        "STATUSHUB_DELIVERY_BACKOFF_SECONDS": "0.2",
+    }
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "statushub", "worker", "--pool=solo", "--loglevel=INFO",
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while b"ready." not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"worker did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -305,3 +305,17 @@ def test_a_file_that_is_not_an_image_is_refused_as_a_photo(client, publisher, se
     response = client.post(reverse("manage:profile"), {"title": "VP", "photo": fake})
     assert response.status_code == 200
     assert "Upload a valid image" in response.content.decode()
+
+
+def test_what_is_published_is_what_was_previewed(client, publisher, communicator, make_incident):
+    incident = make_incident()
+    _login(client, publisher)
+    draft = _draft(client, incident, body="Previewed words.")
+    previewed = draft.version
+    UpdateDraft.objects.filter(pk=draft.pk).update(body="Changed behind the preview.", version=previewed + 1)
+
+    client.post(reverse("manage:publish", args=[draft.pk]), {"version": previewed})
+
+    assert not incident.updates.filter(body="Changed behind the preview.").exists()
+    client.post(reverse("manage:publish", args=[draft.pk]), {"version": previewed + 1})
+    assert incident.updates.filter(body="Changed behind the preview.").exists()

@@ -207,3 +207,37 @@ def test_the_incident_json_carries_each_updates_signature(client, make_incident,
         assert entry["statement_url"].endswith(f"/updates/{update.public_id}/statement")
     draft = make_incident("Not public yet", public=False)
     assert client.get(reverse("status:incident-json", args=[draft.pk])).status_code == 404
+
+
+def test_a_revoked_offline_key_cannot_publish_a_statement_prepared_before(make_incident, publisher):
+    incident = make_incident("Offline", public=False)
+    private = lib.generate_private_key()
+    key = signing.key_register_public(owner=publisher, pem=lib.public_pem(lib.public_key_bytes(private)))
+    draft = UpdateDraft.objects.create(
+        incident=incident,
+        status="investigating",
+        body="Words.",
+        created_by=publisher,
+        last_edited_by=publisher,
+    )
+    statement = drafts.draft_prepare_offline(draft=draft, user=publisher)
+    signature = lib.b64encode_signature(lib.sign(private, statement))
+    signing.key_revoke(key=key, by=publisher, reason="stolen")
+
+    with pytest.raises(signing.SigningError):
+        drafts.draft_publish(draft=draft, user=publisher, offline_signature=signature)
+    assert not IncidentUpdate.objects.filter(incident=incident).exists()
+
+
+def test_revoking_a_key_changes_the_keys_etag(
+    client, make_incident, publisher, django_capture_on_commit_callbacks
+):
+    make_incident()
+    first = client.get(reverse("status:keys"))
+    key = signing.active_key(publisher)
+    assert key is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        signing.key_revoke(key=key, by=publisher, reason="rotated")
+    again = client.get(reverse("status:keys"), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 200
+    assert again.json()["keys"][0]["revoked"] is not None

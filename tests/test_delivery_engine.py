@@ -1,0 +1,144 @@
+"""The delivery engine's state machine, with the webhook transport answered by respx."""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+import respx
+from django.urls import reverse
+from django.utils import timezone
+
+from channels import services
+from channels.models import Channel, Delivery
+from incidents import services as incident_services
+
+pytestmark = pytest.mark.django_db
+URL = "https://hooks.example.com/in"
+
+
+@pytest.fixture
+def webhook(db):
+    channel = Channel.objects.create(kind="webhook", name="Partner", config={"url": URL})
+    services.channel_set_credentials(channel=channel, credentials={"secret": "whsec_" + "QUJD" * 8})
+    return channel
+
+
+def _publish(incident, publisher):
+    return incident_services.update_publish(
+        incident=incident, author=publisher, status="identified", body="Found it."
+    )
+
+
+def test_publishing_writes_one_delivery_per_channel_with_the_update(
+    make_incident, publisher, communicator, webhook
+):
+    own = Channel.objects.create(kind="webhook", name="Priya's", owner=publisher, config={"url": URL})
+    Channel.objects.create(kind="webhook", name="Someone else's", owner=communicator, config={"url": URL})
+    Channel.objects.create(kind="webhook", name="Disabled", enabled=False, config={"url": URL})
+
+    update = _publish(make_incident(public=False), publisher)
+
+    assert {d.channel for d in update.deliveries.all()} == {webhook, own}
+    assert all(d.state == "pending" for d in update.deliveries.all())
+
+
+def test_credentials_are_encrypted_at_rest(webhook):
+    assert "whsec_" not in webhook.encrypted_credentials
+    assert "QUJD" not in webhook.encrypted_credentials
+
+
+@respx.mock
+def test_a_delivered_update_records_the_request_and_threads_later_ones(make_incident, publisher, webhook):
+    respx.post(URL).mock(return_value=httpx.Response(200))
+    incident = make_incident(public=False)
+    delivery = _publish(incident, publisher).deliveries.get()
+
+    outcome = services.delivery_attempt(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert outcome is not None and outcome.state == "delivered"
+    assert (delivery.state, delivery.attempts) == ("delivered", 1)
+    assert delivery.request["url"] == URL
+    assert '"body":"Found it."' in delivery.request["body"]
+    assert services.delivery_attempt(delivery.pk) is None  # a duplicate task does nothing
+
+
+def test_dry_run_records_exactly_what_would_be_sent_and_sends_nothing(make_incident, publisher, webhook):
+    webhook.dry_run = True
+    webhook.save()
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(URL)
+        delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+        services.delivery_attempt(delivery.pk)
+        assert not route.called
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.remote_id, delivery.dry_run) == ("delivered", "dry-run", True)
+    assert delivery.request["headers"]["webhook-id"].endswith(f"-{webhook.pk}")
+
+
+@respx.mock
+def test_a_transient_error_schedules_a_retry_with_backoff(make_incident, publisher, webhook):
+    respx.post(URL).mock(return_value=httpx.Response(503, headers={"Retry-After": "120"}))
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+
+    outcome = services.delivery_attempt(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert outcome is not None and outcome.retry_in is not None and outcome.retry_in >= 120
+    assert delivery.state == "failed"
+    assert delivery.next_attempt_at > timezone.now() + timedelta(seconds=100)
+    assert delivery.last_error == "HTTP 503"
+
+
+@respx.mock
+def test_a_permanent_error_stops_at_once_and_flags_the_channel(make_incident, publisher, webhook):
+    respx.post(URL).mock(return_value=httpx.Response(410))
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+
+    services.delivery_attempt(delivery.pk)
+
+    delivery.refresh_from_db()
+    webhook.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("dead", 1)
+    assert "410" in webhook.problem
+
+
+@respx.mock
+def test_it_gives_up_after_the_last_attempt(make_incident, publisher, webhook):
+    respx.post(URL).mock(return_value=httpx.Response(500))
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+    for _ in range(services.MAX_ATTEMPTS):
+        services.delivery_attempt(delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("dead", services.MAX_ATTEMPTS)
+
+
+def test_the_sweeper_requeues_deliveries_a_crash_left_behind(make_incident, publisher, webhook, monkeypatch):
+    queued = []
+    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown=0: queued.append(pk))
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+    fresh = Delivery.objects.filter(pk=delivery.pk)
+
+    assert services.deliveries_sweep() == 0  # too recent to be stuck
+    fresh.update(state="sending", updated_at=timezone.now() - timedelta(minutes=5))
+    assert services.deliveries_sweep() == 1
+    assert queued == [delivery.pk]
+    assert fresh.get().state == "failed"  # claimable again
+
+
+def test_retry_and_cancel_from_the_deliveries_page(
+    client, make_incident, publisher, communicator, engineer, webhook
+):
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+    url = reverse("manage:deliveries", args=[delivery.update.public_id])
+
+    client.force_login(engineer)
+    assert client.get(url).status_code == 403
+
+    client.force_login(communicator)
+    page = client.get(url).content.decode()
+    assert "Outbound webhook: Partner" in page and "Pending" in page
+    client.post(reverse("manage:delivery-action", args=[delivery.pk]), {"action": "cancel"})
+    assert Delivery.objects.get(pk=delivery.pk).state == "cancelled"
+    client.post(reverse("manage:delivery-action", args=[delivery.pk]), {"action": "retry"})
+    assert Delivery.objects.get(pk=delivery.pk).state == "pending"

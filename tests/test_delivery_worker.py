@@ -1,0 +1,74 @@
+"""A real Celery worker on Redis delivers a published update to local endpoints: one flaky, one broken."""
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from channels import services
+from channels.models import Channel, Delivery
+from incidents import services as incident_services
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    hits: dict[str, int] = {}
+    bodies: list[bytes] = []
+
+    def do_POST(self) -> None:
+        self.hits[self.path] = self.hits.get(self.path, 0) + 1
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/flaky":
+            status = 503 if self.hits[self.path] <= 2 else 200
+        elif self.path == "/broken":
+            status = 401
+        else:
+            status = 204
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    _Receiver.hits, _Receiver.bodies = {}, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_the_worker_delivers_retries_and_gives_up_as_each_endpoint_deserves(
+    worker, receiver, make_incident, publisher
+):
+    channels = {}
+    for name in ("ok", "flaky", "broken"):
+        channels[name] = Channel.objects.create(
+            kind="webhook", name=name, config={"url": f"{receiver}/{name}"}
+        )
+        services.channel_set_credentials(
+            channel=channels[name], credentials={"secret": "whsec_" + "QUJD" * 8}
+        )
+
+    update = incident_services.update_publish(
+        incident=make_incident(public=False), author=publisher, status="investigating", body="We're on it."
+    )
+
+    deadline = time.monotonic() + 30
+    while Delivery.objects.filter(update=update, state__in=Delivery.OPEN_STATES).exists():
+        assert time.monotonic() < deadline, list(
+            Delivery.objects.values_list("channel__name", "state", "last_error")
+        )
+        time.sleep(0.2)
+    states = {d.channel.name: (d.state, d.attempts) for d in Delivery.objects.filter(update=update)}
+    assert states == {"ok": ("delivered", 1), "flaky": ("delivered", 3), "broken": ("dead", 1)}
+    assert _Receiver.hits == {"/ok": 1, "/flaky": 3, "/broken": 1}
+    channels["broken"].refresh_from_db()
+    assert "401" in channels["broken"].problem
