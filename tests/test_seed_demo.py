@@ -55,6 +55,11 @@ def test_seed_demo_tells_one_crisis_and_can_be_run_again(client):
             update.signing_key.created_at, update.signing_key.revoked_at, update.published_at
         )
 
+    from channels.models import Channel, Delivery
+
+    assert Channel.objects.filter(dry_run=True).count() >= 1
+    assert not Delivery.objects.exists()  # the seeded history does not fan out
+
     page = client.get("/").content.decode()
     assert "Partial System Outage" in page
     assert "Database upgrade for the EU region" in page

@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from channels.models import Channel
+from channels.services import channel_set_credentials
 from incidents import roles, services, signing
 from incidents.availability import recompute_component_days
 from incidents.models import (
@@ -76,6 +78,7 @@ class Command(BaseCommand):
             self._last_weeks_sev1()
             self._upcoming_maintenance()
             self._active_sev2()
+            self._channels()
         for component in Component.objects.all():
             recompute_component_days(component)
         self.stdout.write(self.style.SUCCESS("Demo data seeded: Northwind Cloud."))
@@ -90,6 +93,7 @@ class Command(BaseCommand):
         Incident.objects.all().delete()
         Component.objects.all().delete()
         ComponentGroup.objects.all().delete()
+        Channel.objects.all().delete()
         SigningKey.objects.all().delete()
         ChainHead.objects.all().delete()
 
@@ -228,6 +232,18 @@ class Command(BaseCommand):
             self.now - timedelta(days=2),
         )  # fmt: skip
         incident.affected.create(component=self.components["EU region"], status=S.UNDER_MAINTENANCE)
+
+    def _channels(self) -> None:
+        """Created after the history, so only new publishes fan out; dry run records what would be sent."""
+        partner = Channel.objects.create(
+            kind=Channel.Kind.WEBHOOK,
+            name="Partner status feed",
+            config={"url": "https://hooks.northwind.example/statushub"},
+            dry_run=True,
+        )
+        channel_set_credentials(
+            channel=partner, credentials={"secret": "whsec_" + "ZGVtby1vbmx5LXNlY3JldA=="}
+        )
 
     def _active_sev2(self) -> None:
         t0 = self.now - timedelta(minutes=78)
