@@ -64,6 +64,11 @@ def site_url() -> str:
 
 @register.filter
 def pretty_json(value: object) -> str:
+    import contextlib
     import json
 
+    # A recorded request whose body is itself JSON reads better decoded.
+    if isinstance(value, dict) and isinstance(value.get("body"), str):
+        with contextlib.suppress(ValueError):
+            value = {**value, "body": json.loads(value["body"])}
     return json.dumps(value, indent=2, ensure_ascii=False)

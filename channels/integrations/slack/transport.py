@@ -1,0 +1,64 @@
+"""Slack: ``chat.postMessage`` with a bot token; later updates of an incident go into its thread (``thread_ts``).
+
+https://api.slack.com/methods/chat.postMessage — errors arrive as ``{"ok": false, "error": "..."}``;
+``ratelimited`` comes with HTTP 429 and ``Retry-After``.
+"""
+
+import re
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from channels.transports import Message, Sent, Thread, Transport, TransportError
+
+# Answers that retrying cannot fix: a human must reconnect, re-invite the app, or pick another channel.
+PERMANENT_ERRORS = {
+    "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope",
+    "channel_not_found", "not_in_channel", "is_archived", "restricted_action", "msg_too_long", "no_text",
+}  # fmt: skip
+DEFAULT_BASE_URL = "https://slack.com/api/"
+
+
+def slack_text(message: Message) -> str:
+    body = re.sub(r"\*\*(.+?)\*\*", r"*\1*", str(message.document.get("body", "")))  # Markdown bold → mrkdwn
+    author = message.document.get("author") or {}
+    who = ", ".join(part for part in (author.get("name"), author.get("title")) if part)
+    return f"*{message.title}*\n\n{body}\n\n— {who} · <{message.url}|Signed update>"
+
+
+class SlackTransport(Transport):
+    kind = "slack"
+
+    def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "method": "chat.postMessage",
+            "channel": self.config["channel"],
+            "text": slack_text(message),
+            "unfurl_links": False,
+        }
+        if thread.root_id:
+            request["thread_ts"] = thread.root_id
+        return request
+
+    def send(self, request: dict[str, Any], thread: Thread) -> Sent:
+        client = WebClient(
+            token=self.credentials.get("token", ""),
+            base_url=self.config.get("base_url", DEFAULT_BASE_URL),
+            timeout=int(self.timeout),
+            retry_handlers=[],  # the delivery engine owns retries, with backoff across workers
+        )
+        arguments = {k: v for k, v in request.items() if k != "method"}
+        try:
+            response = client.chat_postMessage(**arguments)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            if error in PERMANENT_ERRORS:
+                raise TransportError(f"Slack refused: {error}", permanent=True) from exc
+            retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+            raise TransportError(
+                f"Slack answered {error}", retry_after=float(retry_after) if retry_after else None
+            ) from exc
+        except OSError as exc:  # connection refused, DNS, timeouts (urllib)
+            raise TransportError(f"could not reach Slack: {exc}") from exc
+        return Sent(remote_id=str(response["ts"]))
