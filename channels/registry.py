@@ -7,6 +7,7 @@ from channels.transports import Transport
 TRANSPORTS = {
     "webhook": "channels.integrations.webhook.transport.WebhookTransport",
     "slack": "channels.integrations.slack.transport.SlackTransport",
+    "mastodon": "channels.integrations.mastodon.transport.MastodonTransport",
 }
 
 

@@ -1,0 +1,70 @@
+"""Mastodon: ``POST /api/v1/statuses`` through Mastodon.py, with an ``Idempotency-Key`` and replies per incident.
+
+https://docs.joinmastodon.org/methods/statuses/#create — the instance's own character limit applies
+(``configuration.statuses.max_characters``, 500 by default); every link counts as 23 characters.
+"""
+
+from typing import Any
+
+from mastodon import (
+    Mastodon,
+    MastodonAPIError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
+)
+
+from channels.rendering import fit, linked_length
+from channels.transports import Message, Sent, Thread, Transport, TransportError
+
+
+class MastodonTransport(Transport):
+    kind = "mastodon"
+
+    def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
+        author = message.document.get("author") or {}
+        who = ", ".join(part for part in (author.get("name"), author.get("title")) if part)
+        text, shortened = fit(
+            head=message.title,
+            body=str(message.document.get("body", "")),
+            tail=f"— {who}\n{message.url}",
+            limit=int(self.config.get("max_characters", 500)),
+            measure=linked_length,
+        )
+        return {
+            "method": "POST /api/v1/statuses",
+            "instance": self.config["instance"],
+            "status": text,
+            "visibility": self.config.get("visibility", "public"),
+            "in_reply_to_id": thread.last_id or None,
+            "idempotency_key": idempotency_key,
+            "shortened": shortened,
+        }
+
+    def send(self, request: dict[str, Any], thread: Thread) -> Sent:
+        api = Mastodon(
+            access_token=self.credentials.get("access_token", ""),
+            api_base_url=request["instance"],
+            ratelimit_method="throw",  # never sleep inside a worker: the engine schedules the retry
+            request_timeout=self.timeout,
+            version_check_mode="none",
+            user_agent="StatusHub/0.1",
+        )
+        try:
+            status = api.status_post(
+                request["status"],
+                in_reply_to_id=request["in_reply_to_id"],
+                visibility=request["visibility"],
+                idempotency_key=request["idempotency_key"],
+            )
+        except (MastodonUnauthorizedError, MastodonNotFoundError) as exc:
+            raise TransportError(f"Mastodon refused: {exc}", permanent=True) from exc
+        except MastodonRatelimitError as exc:
+            raise TransportError("Mastodon rate limit reached", retry_after=60) from exc
+        except (MastodonServerError, MastodonNetworkError) as exc:
+            raise TransportError(f"Mastodon unavailable: {exc}") from exc
+        except MastodonAPIError as exc:  # 4xx such as 422 (validation): retrying sends the same thing
+            raise TransportError(f"Mastodon rejected the post: {exc}", permanent=True) from exc
+        return Sent(remote_id=str(status["id"]), remote_url=str(status.get("url") or ""))

@@ -1,0 +1,32 @@
+from channels.rendering import fit, linked_length
+
+URL = "https://status.northwind.example/updates/p31zjtct2jer/"
+
+
+def test_links_count_as_twenty_three_characters_whatever_their_length():
+    assert linked_length(f"See {URL}") == len("See ") + 23
+
+
+def test_a_message_that_fits_is_left_whole():
+    text, shortened = fit(head="API down — Identified", body="We found it.", tail=f"— Dana\n{URL}", limit=500)
+    assert text == f"API down — Identified\n\nWe found it.\n\n— Dana\n{URL}"
+    assert shortened is False
+
+
+def test_it_shortens_at_a_sentence_end_and_keeps_the_link():
+    body = "We found the cause. Refunds are automatic. " + "More detail follows here. " * 30
+    text, shortened = fit(head="Title", body=body, tail=f"— Dana\n{URL}", limit=120, measure=linked_length)
+    assert shortened is True
+    assert linked_length(text) <= 120
+    kept = text.split("\n\n")[1]
+    assert kept.startswith("We found the cause. Refunds are automatic.")
+    assert kept.endswith(". …")  # whole sentences only
+    assert text.endswith(URL)
+
+
+def test_it_never_cuts_a_word_when_even_one_sentence_is_too_long():
+    body = "Unprecedentedly " * 40
+    text, shortened = fit(head="T", body=body, tail=URL, limit=80, measure=linked_length)
+    assert shortened and linked_length(text) <= 80
+    kept = text.split("\n\n")[1].removesuffix(" …")
+    assert all(word == "Unprecedentedly" for word in kept.split())
