@@ -8,6 +8,7 @@ TRANSPORTS = {
     "webhook": "channels.integrations.webhook.transport.WebhookTransport",
     "slack": "channels.integrations.slack.transport.SlackTransport",
     "mastodon": "channels.integrations.mastodon.transport.MastodonTransport",
+    "bluesky": "channels.integrations.bluesky.transport.BlueskyTransport",
 }
 
 
