@@ -46,6 +46,7 @@ class Delivery(TimeStampedModel):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
         DELIVERED = "delivered", "Delivered"
+        AWAITING = "awaiting", "Waiting for a person to post it"
         FAILED = "failed", "Failed, will retry"
         DEAD = "dead", "Failed permanently"
         CANCELLED = "cancelled", "Cancelled"
@@ -66,6 +67,10 @@ class Delivery(TimeStampedModel):
     request = models.JSONField(default=dict, blank=True)
     remote_id = models.CharField(max_length=200, blank=True)
     remote_url = models.URLField(max_length=500, blank=True)
+    # For manual channels: who said they posted it.
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["channel__kind", "channel__name"]

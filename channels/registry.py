@@ -9,6 +9,7 @@ TRANSPORTS = {
     "slack": "channels.integrations.slack.transport.SlackTransport",
     "mastodon": "channels.integrations.mastodon.transport.MastodonTransport",
     "bluesky": "channels.integrations.bluesky.transport.BlueskyTransport",
+    "manual": "channels.integrations.manual.transport.ManualTransport",
 }
 
 

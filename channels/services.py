@@ -11,6 +11,9 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -108,6 +111,8 @@ def delivery_attempt(delivery_id: int) -> Outcome | None:
     request = transport.build_request(
         render(delivery.update, channel), thread, idempotency_key=f"{delivery.update.public_id}-{channel.pk}"
     )
+    if cls.manual:
+        return _finish(delivery, Delivery.State.AWAITING, request=request, last_error="")
     if delivery.dry_run:
         return _finish(
             delivery, Delivery.State.DELIVERED, request=request, remote_id="dry-run", delivered_at=timezone.now(),
@@ -139,6 +144,29 @@ def delivery_attempt(delivery_id: int) -> Outcome | None:
     )  # fmt: skip
 
 
+class ManualPostError(ValueError):
+    pass
+
+
+@transaction.atomic
+def delivery_mark_posted(*, delivery: Delivery, by: User, url: str) -> Delivery:
+    """A person posted a manual channel's text: record who, where and when, like any other delivery."""
+    url = url.strip()
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError as exc:
+        raise ManualPostError("Give the link to the post (https://…).") from exc
+    locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    if locked.state != Delivery.State.AWAITING:
+        raise ManualPostError("This delivery is not waiting to be posted.")
+    locked.state = Delivery.State.DELIVERED
+    locked.remote_url = url
+    locked.posted_by = by
+    locked.delivered_at = timezone.now()
+    locked.save()
+    return locked
+
+
 def delivery_retry(*, delivery: Delivery) -> None:
     if delivery.state in (Delivery.State.DEAD, Delivery.State.FAILED, Delivery.State.CANCELLED):
         Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.PENDING, next_attempt_at=None)
@@ -146,9 +174,8 @@ def delivery_retry(*, delivery: Delivery) -> None:
 
 
 def delivery_cancel(*, delivery: Delivery) -> None:
-    Delivery.objects.filter(pk=delivery.pk, state__in=Delivery.OPEN_STATES).update(
-        state=Delivery.State.CANCELLED
-    )
+    cancellable = [*Delivery.OPEN_STATES, Delivery.State.AWAITING]
+    Delivery.objects.filter(pk=delivery.pk, state__in=cancellable).update(state=Delivery.State.CANCELLED)
 
 
 def deliveries_sweep() -> int:

@@ -49,6 +49,8 @@ class Sent:
 class Transport:
     kind: ClassVar[str] = ""
     timeout: ClassVar[float] = 10.0
+    # A manual channel has no API: the engine stops at "awaiting" and a person marks it posted.
+    manual: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
         self.config = config

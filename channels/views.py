@@ -1,5 +1,7 @@
 """Where did the update land? Live per-channel delivery state, with retry and cancel."""
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -13,7 +15,7 @@ from incidents.permissions import COMPOSE, permission_required
 def _context(update: IncidentUpdate) -> dict[str, object]:
     deliveries = list(
         Delivery.objects.filter(update=update)
-        .select_related("channel")
+        .select_related("channel", "posted_by")
         .order_by("channel__kind", "channel__name")
     )
     return {
@@ -39,6 +41,16 @@ def delivery_action(request: HttpRequest, pk: int) -> HttpResponse:
         services.delivery_retry(delivery=delivery)
     elif request.POST.get("action") == "cancel":
         services.delivery_cancel(delivery=delivery)
+    elif request.POST.get("action") == "posted":
+        user: Any = request.user
+        try:
+            services.delivery_mark_posted(delivery=delivery, by=user, url=request.POST.get("url", ""))
+        except services.ManualPostError as exc:
+            context = {**_context(delivery.update), "errors": {delivery.pk: str(exc)}}
+            partial = getattr(request, "htmx", False)
+            return render(
+                request, "manage/_deliveries.html" if partial else "manage/deliveries.html", context
+            )
     if getattr(request, "htmx", False):
         return render(request, "manage/_deliveries.html", _context(delivery.update))
     return redirect("manage:deliveries", public_id=delivery.update.public_id)

@@ -72,3 +72,8 @@ def pretty_json(value: object) -> str:
         with contextlib.suppress(ValueError):
             value = {**value, "body": json.loads(value["body"])}
     return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@register.filter
+def get_item(mapping: object, key: object) -> object:
+    return mapping.get(key) if isinstance(mapping, dict) else None
