@@ -244,6 +244,11 @@ class Command(BaseCommand):
         channel_set_credentials(
             channel=partner, credentials={"secret": "whsec_" + "ZGVtby1vbmx5LXNlY3JldA=="}
         )
+        Channel.objects.create(
+            kind=Channel.Kind.MANUAL,
+            name="UserVoice forum",
+            config={"community": "UserVoice", "post_url": "https://feedback.northwind.example/forums/status"},
+        )
 
     def _active_sev2(self) -> None:
         t0 = self.now - timedelta(minutes=78)
