@@ -106,6 +106,8 @@ def draft_editor(request: HttpRequest, pk: int) -> HttpResponse:
     context = {**_editor_context(request, result.draft), "result": result}
     if not getattr(request, "htmx", False):
         if result.saved:
+            if "_preview" in request.POST:
+                return redirect("manage:preview", pk=draft.pk)
             messages.success(request, "Draft saved.")
             return redirect("manage:draft", pk=draft.pk)
         context["form"] = form

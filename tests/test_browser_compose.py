@@ -87,7 +87,7 @@ def test_a_publisher_composes_previews_and_publishes_a_signed_update(
     page.screenshot(path=str(ARTIFACTS / "compose-editor.png"), full_page=True)
 
     # Preview every rendering.
-    page.get_by_role("link", name="Preview →").click()
+    page.get_by_role("button", name="Preview →").click()
     expect(page.get_by_role("heading", name=re.compile("^Preview:"))).to_be_visible()
     on_page = page.locator("section[aria-labelledby='pv-page']")
     expect(on_page.get_by_text(body)).to_be_visible()

@@ -319,3 +319,17 @@ def test_what_is_published_is_what_was_previewed(client, publisher, communicator
     assert not incident.updates.filter(body="Changed behind the preview.").exists()
     client.post(reverse("manage:publish", args=[draft.pk]), {"version": previewed + 1})
     assert incident.updates.filter(body="Changed behind the preview.").exists()
+
+
+def test_preview_saves_what_was_just_typed_first(client, publisher, make_incident):
+    incident = make_incident()
+    _login(client, publisher)
+    draft = _draft(client, incident)
+    response = client.post(
+        reverse("manage:draft", args=[draft.pk]),
+        {"base_version": draft.version, "status": "identified", "body": "Typed a moment ago.", "next_update": "30",
+         "_preview": "1"},
+    )  # fmt: skip
+    assert response["Location"] == reverse("manage:preview", args=[draft.pk])
+    draft.refresh_from_db()
+    assert draft.body == "Typed a moment ago."
