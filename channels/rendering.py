@@ -16,7 +16,6 @@ def render(update: IncidentUpdate, channel: Channel) -> Message:
     status = dict(Incident.Status.choices).get(update.status, update.status)
     url = absolute(reverse("status:update", args=[update.public_id]))
     title = f"{incident.title} — {status}"
-    text = f"{title}\n\n{update.body.strip()}\n\n— {update.author_line}\n{url}"
     document = {
         **update_document(update),
         "incident": {
@@ -27,7 +26,7 @@ def render(update: IncidentUpdate, channel: Channel) -> Message:
         },
         "url": url,
     }
-    return Message(text=text, url=url, title=title, document=document)
+    return Message(url=url, title=title, author=update.author_line, document=document)
 
 
 _URL = re.compile(r"https?://\S+")

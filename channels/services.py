@@ -85,7 +85,7 @@ def _finish(delivery: Delivery, state: str, **fields: object) -> Outcome:
         setattr(delivery, name, value)
     delivery.state = state
     delivery.save()
-    return Outcome(state, fields.get("retry_in"))  # type: ignore[arg-type]
+    return Outcome(state)
 
 
 def delivery_attempt(delivery_id: int) -> Outcome | None:

@@ -22,13 +22,12 @@ class TransportError(Exception):
 
 @dataclass
 class Message:
-    """One update, rendered for one channel."""
+    """One update, ready for a channel to fit into its own format and limits."""
 
-    text: str
     url: str
     title: str
+    author: str  # "Dana Whitfield, CEO"
     document: dict[str, Any]
-    shortened: bool = False
 
 
 @dataclass

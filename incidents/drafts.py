@@ -94,7 +94,7 @@ def presence_touch(*, draft: UpdateDraft, user: User) -> list[str]:
     return sorted(name for k, (name, _) in present.items() if k != str(user.pk))
 
 
-def _components(draft: UpdateDraft) -> dict[Component, str]:
+def draft_components(draft: UpdateDraft) -> dict[Component, str]:
     ids = [int(pk) for pk in draft.component_statuses]
     by_id = Component.objects.in_bulk(ids)
     return {by_id[int(pk)]: status for pk, status in draft.component_statuses.items() if int(pk) in by_id}
@@ -148,7 +148,7 @@ def draft_publish(
         author=user,
         status=locked.status,
         body=locked.body,
-        component_statuses=_components(locked),
+        component_statuses=draft_components(locked),
         next_update_at=locked.next_update_at,
         corrects=locked.corrects,
         offline=offline,
@@ -175,7 +175,6 @@ def draft_prepare_offline(*, draft: UpdateDraft, user: User) -> bytes:
         raise signing.SigningError("Offline signing needs an offline key registered on the Keys page.")
     head = signing.lock_chain()
     profile = profile_for(user)
-    components = sorted(_components(locked).items(), key=lambda item: item[0].pk)
     fields = signing.statement_fields(
         key=key,
         incident=locked.incident,
@@ -183,7 +182,7 @@ def draft_prepare_offline(*, draft: UpdateDraft, user: User) -> bytes:
         seq=head.seq + 1,
         prev=head.digest,
         status=locked.status,
-        components=[{"id": str(c.pk), "name": c.name, "status": s} for c, s in components],
+        components=signing.component_entries(draft_components(locked)),
         body=locked.body,
         author_name=profile.name,
         author_title=profile.title,

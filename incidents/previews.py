@@ -9,7 +9,8 @@ from django.utils import timezone
 from feedgen.feed import FeedGenerator
 
 from incidents import signing
-from incidents.models import Component, Incident, UpdateDraft
+from incidents.drafts import draft_components
+from incidents.models import Incident, UpdateDraft
 from incidents.selectors import TimelineEntry
 from people.services import profile_for
 from statushub.lib import signing as lib
@@ -50,12 +51,7 @@ def preview_context(draft: UpdateDraft, user: User) -> dict[str, Any]:
     now = timezone.now().replace(microsecond=0)
     html = render_markdown(draft.body)
     status_label = dict(Incident.Status.choices).get(draft.status, draft.status)
-    components = Component.objects.in_bulk([int(pk) for pk in draft.component_statuses])
-    changes = [
-        {"id": pk, "name": components[int(pk)].name, "status": status}
-        for pk, status in sorted(draft.component_statuses.items(), key=lambda item: int(item[0]))
-        if int(pk) in components
-    ]
+    changes = signing.component_entries(draft_components(draft))
     key = signing.active_key(user)
     statement = {
         "v": 1,

@@ -13,6 +13,7 @@ from incidents.models import (
     Component,
     ComponentDay,
     ComponentGroup,
+    ComponentStatusChange,
     Incident,
     IncidentUpdate,
     ProgressNote,
@@ -292,8 +293,6 @@ class AdminEntry:
 
 def admin_timeline(incident: Incident) -> list[AdminEntry]:
     """Everything that happened on an incident, public or not, newest first: for the team, not the public."""
-    from incidents.models import ComponentStatusChange
-
     labels = dict(Incident.Status.choices)
     entries = [
         AdminEntry(

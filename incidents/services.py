@@ -198,7 +198,7 @@ def update_publish(
     statuses = sorted((component_statuses or {}).items(), key=lambda item: item[0].pk)
     common: dict[str, Any] = {
         "incident": incident, "status": status, "body": body, "author_name": profile.name, "author_title": title,
-        "components": [{"id": str(c.pk), "name": c.name, "status": str(s)} for c, s in statuses],
+        "components": signing.component_entries(dict(statuses)),
         "corrects": corrects,
     }  # fmt: skip
     if offline is None:

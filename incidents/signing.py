@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from incidents.models import ChainHead, Incident, IncidentUpdate, SigningKey, UpdateDraft
+from incidents.models import ChainHead, Component, Incident, IncidentUpdate, SigningKey, UpdateDraft
 from people.models import AuditEvent
 from people.services import audit_record, profile_for
 from statushub.lib import signing as lib
@@ -132,6 +132,12 @@ class Sealed:
     signature: str
     key: SigningKey
     published_at: datetime
+
+
+def component_entries(component_statuses: dict[Component, str]) -> list[dict[str, str]]:
+    """The statement's ``components`` member: the changed components, in id order."""
+    ordered = sorted(component_statuses.items(), key=lambda item: item[0].pk)
+    return [{"id": str(c.pk), "name": c.name, "status": str(s)} for c, s in ordered]
 
 
 def statement_fields(

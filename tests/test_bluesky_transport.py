@@ -38,8 +38,9 @@ def _send(thread: Thread = Thread(), body: str = "We found it. Refunds are autom
         {"service": SERVICE, "handle": "northwind.example"}, {"app_password": "abcd-efgh"}
     )
     message = Message(
-        text="", url=URL, title="Payments failing — Identified",
-        document={"body": body, "author": {"name": "Dana Whitfield", "title": "CEO"}},
+        url=URL, title="Payments failing — Identified",
+        author="Dana Whitfield, CEO",
+        document={"body": body},
     )  # fmt: skip
     request = transport.build_request(message, thread, idempotency_key="k")
     return transport.send(request, thread), request
@@ -92,9 +93,7 @@ def test_replies_name_the_threads_root_and_parent():
 
 
 def test_a_long_update_is_fitted_to_three_hundred_characters():
-    message = Message(
-        text="", url=URL, title="T", document={"body": "Word " * 200, "author": {"name": "Dana"}}
-    )
+    message = Message(url=URL, title="T", author="Dana", document={"body": "Word " * 200})
     request = BlueskyTransport({"handle": "h"}, {}).build_request(message, Thread(), idempotency_key="k")
     assert len(request["text"] + request["link"]["text"]) <= 300
     assert request["shortened"] is True

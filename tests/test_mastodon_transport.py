@@ -18,8 +18,9 @@ def _send(thread: Thread = Thread(), limit: int = 500, body: str = "We found it.
         {"instance": INSTANCE, "max_characters": limit}, {"access_token": "mastodon-token"}
     )
     message = Message(
-        text="", url=URL, title="Payments failing — Identified",
-        document={"body": body, "author": {"name": "Dana Whitfield", "title": "CEO"}},
+        url=URL, title="Payments failing — Identified",
+        author="Dana Whitfield, CEO",
+        document={"body": body},
     )  # fmt: skip
     request = transport.build_request(message, thread, idempotency_key="abc123def456-4")
     return transport.send(request, thread), request

@@ -51,8 +51,9 @@ def slack() -> Iterator[str]:
 def _send(base_url: str, thread: Thread = Thread()) -> Any:  # noqa: B008
     transport = SlackTransport({"channel": "C0STATUS", "base_url": base_url}, {"token": TOKEN})
     message = Message(
-        text="", url="https://status.example/updates/abc/", title="Payments failing — Identified",
-        document={"body": "We found it. **Refunds** are automatic.", "author": {"name": "Dana Whitfield", "title": "CEO"}},
+        url="https://status.example/updates/abc/", title="Payments failing — Identified",
+        author="Dana Whitfield, CEO",
+        document={"body": "We found it. **Refunds** are automatic."},
     )  # fmt: skip
     request = transport.build_request(message, thread, idempotency_key="abc-1")
     return transport.send(request, thread), request

@@ -23,7 +23,10 @@ def _transport():
 
 def _message():
     return Message(
-        text="t", url="https://status.example/updates/abc/", title="T", document={"id": "abc", "body": "Hi"}
+        url="https://status.example/updates/abc/",
+        title="T",
+        author="Dana",
+        document={"id": "abc", "body": "Hi"},
     )
 
 

@@ -32,12 +32,10 @@ class BlueskyTransport(Transport):
     kind = "bluesky"
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
-        author = message.document.get("author") or {}
-        who = ", ".join(part for part in (author.get("name"), author.get("title")) if part)
         text, shortened = fit(
             head=message.title,
             body=str(message.document.get("body", "")),
-            tail=f"— {who} · {LINK_TEXT}",
+            tail=f"— {message.author} · {LINK_TEXT}",
             limit=LIMIT,
         )
         return {

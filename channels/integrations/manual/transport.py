@@ -14,13 +14,11 @@ class ManualTransport(Transport):
     manual = True
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
-        author = message.document.get("author") or {}
-        who = ", ".join(part for part in (author.get("name"), author.get("title")) if part)
         limit = int(self.config.get("max_characters", 5000))
         text, shortened = fit(
             head=message.title,
             body=str(message.document.get("body", "")),
-            tail=f"— {who}\n{message.url}",
+            tail=f"— {message.author}\n{message.url}",
             limit=limit,
         )
         return {

@@ -24,12 +24,10 @@ class MastodonTransport(Transport):
     kind = "mastodon"
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
-        author = message.document.get("author") or {}
-        who = ", ".join(part for part in (author.get("name"), author.get("title")) if part)
         text, shortened = fit(
             head=message.title,
             body=str(message.document.get("body", "")),
-            tail=f"— {who}\n{message.url}",
+            tail=f"— {message.author}\n{message.url}",
             limit=int(self.config.get("max_characters", 500)),
             measure=linked_length,
         )

@@ -22,9 +22,7 @@ DEFAULT_BASE_URL = "https://slack.com/api/"
 
 def slack_text(message: Message) -> str:
     body = re.sub(r"\*\*(.+?)\*\*", r"*\1*", str(message.document.get("body", "")))  # Markdown bold → mrkdwn
-    author = message.document.get("author") or {}
-    who = ", ".join(part for part in (author.get("name"), author.get("title")) if part)
-    return f"*{message.title}*\n\n{body}\n\n— {who} · <{message.url}|Signed update>"
+    return f"*{message.title}*\n\n{body}\n\n— {message.author} · <{message.url}|Signed update>"
 
 
 class SlackTransport(Transport):
