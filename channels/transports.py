@@ -20,6 +20,20 @@ class TransportError(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class Field:
+    """One setting a person fills in to connect a channel. Secret fields are stored encrypted, never shown."""
+
+    name: str
+    label: str
+    help: str = ""
+    secret: bool = False
+    required: bool = True
+    default: str = ""
+    kind: str = "text"  # text | url | number | choice
+    choices: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class Message:
     """One update, ready for a channel to fit into its own format and limits."""
@@ -50,6 +64,10 @@ class Transport:
     timeout: ClassVar[float] = 10.0
     # A manual channel has no API: the engine stops at "awaiting" and a person marks it posted.
     manual: ClassVar[bool] = False
+    # What the connect form asks for: non-secret fields land in Channel.config, secret ones are encrypted.
+    fields: ClassVar[tuple[Field, ...]] = ()
+    # Where a person gets those credentials (shown beside the form, and in the README).
+    connect_help: ClassVar[str] = ""
 
     def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
         self.config = config
@@ -61,6 +79,18 @@ class Transport:
 
     def send(self, request: dict[str, Any], thread: Thread) -> Sent:
         raise NotImplementedError
+
+    def check(self) -> str:
+        """"Test connection": one harmless authenticated read; returns who we are posting as.
+
+        Raises ``TransportError`` (permanent for bad credentials) exactly as ``send`` would.
+        """
+        raise NotImplementedError
+
+    @staticmethod
+    def text_of(request: dict[str, Any]) -> str:
+        """The words a reader will see, from a built request (for previews and the deliveries page)."""
+        return str(request.get("text", ""))
 
     def http(self) -> httpx.Client:
         """Every HTTP call goes through here, so none is ever made without a timeout."""
