@@ -31,9 +31,17 @@ class Channel(TimeStampedModel):
     # Set when the service answered with a permanent error (bad credentials, forbidden): a human must look.
     problem = models.CharField(max_length=300, blank=True)
     problem_at = models.DateTimeField(null=True, blank=True)
+    # The last "test connection": who we post as, or what went wrong.
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_ok = models.BooleanField(default=False)
+    check_message = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["kind", "name"]
+
+    @property
+    def is_personal(self) -> bool:
+        return self.owner_id is not None
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.name}"

@@ -9,6 +9,10 @@ TRANSPORTS = {
     "slack": "channels.integrations.slack.transport.SlackTransport",
     "mastodon": "channels.integrations.mastodon.transport.MastodonTransport",
     "bluesky": "channels.integrations.bluesky.transport.BlueskyTransport",
+    "x": "channels.integrations.x.transport.XTransport",
+    "facebook": "channels.integrations.facebook.transport.FacebookTransport",
+    "discourse": "channels.integrations.discourse.transport.DiscourseTransport",
+    "reddit": "channels.integrations.reddit.transport.RedditTransport",
     "manual": "channels.integrations.manual.transport.ManualTransport",
 }
 

@@ -2,7 +2,9 @@
 
 import re
 from collections.abc import Callable
+from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 
 from channels.models import Channel
@@ -11,22 +13,37 @@ from incidents.documents import absolute, update_document
 from incidents.models import Incident, IncidentUpdate
 
 
-def render(update: IncidentUpdate, channel: Channel) -> Message:
-    incident = update.incident
-    status = dict(Incident.Status.choices).get(update.status, update.status)
-    url = absolute(reverse("status:update", args=[update.public_id]))
-    title = f"{incident.title} — {status}"
+def message_for(
+    *, incident: Incident, status: str, author_name: str, author_title: str, url: str,
+    document: dict[str, Any], personal: bool,
+) -> Message:  # fmt: skip
+    """The one message every channel fits to itself.
+
+    On a person's own account the post is already in their name, so it says which company's status it is
+    and in what capacity they speak ("CEO, Northwind Cloud") instead of repeating their name.
+    """
+    label = dict(Incident.Status.choices).get(status, status)
+    site = settings.STATUSHUB_SITE_NAME
+    if personal:
+        title = f"{site}: {incident.title} — {label}"
+        author = f"{author_title}, {site}" if author_title else f"{author_name} for {site}"
+    else:
+        title = f"{incident.title} — {label}"
+        author = f"{author_name}, {author_title}" if author_title else author_name
     document = {
-        **update_document(update),
-        "incident": {
-            "id": str(incident.pk),
-            "name": incident.title,
-            "status": incident.status,
-            "impact": incident.impact,
-        },
+        **document,
+        "incident": {"id": str(incident.pk), "name": incident.title, "status": incident.status, "impact": incident.impact},
         "url": url,
-    }
-    return Message(url=url, title=title, author=update.author_line, document=document)
+    }  # fmt: skip
+    return Message(url=url, title=title, author=author, document=document)
+
+
+def render(update: IncidentUpdate, channel: Channel) -> Message:
+    return message_for(
+        incident=update.incident, status=update.status, author_name=update.author_name,
+        author_title=update.author_title, url=absolute(reverse("status:update", args=[update.public_id])),
+        document=update_document(update), personal=channel.owner_id is not None,
+    )  # fmt: skip
 
 
 _URL = re.compile(r"https?://\S+")

@@ -9,6 +9,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -16,13 +17,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 
 from channels.models import Channel, ChannelThread, Delivery
 from channels.registry import transport_class
 from channels.rendering import render
-from channels.transports import Thread, TransportError
+from channels.sessions import CachedSessions
+from channels.transports import Thread, Transport, TransportError
 from incidents.models import IncidentUpdate
+from people.services import audit_record
 from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
 
 MAX_ATTEMPTS = 8
@@ -33,6 +37,25 @@ STUCK_AFTER = timedelta(minutes=2)
 def channel_set_credentials(*, channel: Channel, credentials: dict[str, str]) -> None:
     channel.encrypted_credentials = encrypt_json(credentials, list(settings.STATUSHUB_KEY_ENCRYPTION_KEYS))
     channel.save(update_fields=["encrypted_credentials", "updated_at"])
+
+
+class ChannelSetupError(Exception):
+    """The channel cannot be used as configured (no integration, or credentials nobody can decrypt)."""
+
+
+def channel_credentials(channel: Channel) -> dict[str, Any]:
+    try:
+        return decrypt_json(channel.encrypted_credentials, list(settings.STATUSHUB_KEY_ENCRYPTION_KEYS))
+    except SecretError as exc:
+        raise ChannelSetupError(str(exc)) from exc
+
+
+def transport_for(channel: Channel) -> Transport:
+    cls = transport_class(channel.kind)
+    if cls is None:
+        raise ChannelSetupError(f"No integration for {channel.get_kind_display()} yet.")
+    credentials = channel_credentials(channel)
+    return cls(channel.config, credentials, sessions=CachedSessions(channel.pk, credentials))
 
 
 def _enqueue(delivery_id: int, countdown: float = 0) -> None:
@@ -94,24 +117,21 @@ def delivery_attempt(delivery_id: int) -> Outcome | None:
     if delivery is None:
         return None
     channel = delivery.channel
-    cls = transport_class(channel.kind)
-    if cls is None:
-        return _finish(
-            delivery, Delivery.State.DEAD, last_error=f"No integration for {channel.get_kind_display()} yet."
-        )
     try:
-        credentials = decrypt_json(
-            channel.encrypted_credentials, list(settings.STATUSHUB_KEY_ENCRYPTION_KEYS)
-        )
-    except SecretError as exc:
+        transport = transport_for(channel)
+    except ChannelSetupError as exc:
         return _finish(delivery, Delivery.State.DEAD, last_error=str(exc))
-    transport = cls(channel.config, credentials)
     thread_row = ChannelThread.objects.filter(channel=channel, incident=delivery.update.incident).first()
     thread = Thread(thread_row.root_id, thread_row.last_id) if thread_row else Thread()
-    request = transport.build_request(
-        render(delivery.update, channel), thread, idempotency_key=f"{delivery.update.public_id}-{channel.pk}"
-    )
-    if cls.manual:
+    try:
+        request = transport.build_request(
+            render(delivery.update, channel), thread, idempotency_key=f"{delivery.update.public_id}-{channel.pk}"
+        )
+    except KeyError as exc:  # the channel lacks a setting its service needs: a human must add it
+        message = f"Missing setting “{exc.args[0]}”: change the channel to add it."
+        Channel.objects.filter(pk=channel.pk).update(problem=message, problem_at=timezone.now())
+        return _finish(delivery, Delivery.State.DEAD, last_error=message)
+    if transport.manual:
         return _finish(delivery, Delivery.State.AWAITING, request=request, last_error="")
     if delivery.dry_run:
         return _finish(
@@ -191,3 +211,64 @@ def deliveries_sweep() -> int:
     for delivery_id in ids:
         _enqueue(delivery_id)
     return len(ids)
+
+
+CONNECTION_FIELDS = ["name", "enabled", "dry_run", "config", "encrypted_credentials", "updated_at"]
+
+
+@transaction.atomic
+def channel_save(
+    *, channel: Channel, name: str, enabled: bool, dry_run: bool, config: dict[str, Any],
+    new_secrets: dict[str, str], by: User, request: HttpRequest | None = None,
+) -> Channel:  # fmt: skip
+    """Create or change a channel. Settings the form does not show (e.g. ``api_base``) are kept."""
+    creating = channel.pk is None
+    changed = sorted(key for key, value in config.items() if channel.config.get(key) != value) + [
+        key
+        for key, value in (("name", name), ("enabled", enabled), ("dry_run", dry_run))
+        if getattr(channel, key) != value
+    ]
+    channel.name, channel.enabled, channel.dry_run = name, enabled, dry_run
+    channel.config = {**channel.config, **config}
+    if new_secrets:
+        stored = {} if creating else channel_credentials(channel)
+        channel.encrypted_credentials = encrypt_json(
+            {**stored, **new_secrets}, list(settings.STATUSHUB_KEY_ENCRYPTION_KEYS)
+        )
+        channel.problem = ""  # new credentials: let the next delivery (or a test) tell
+        changed.append("credentials")
+    channel.save()
+    audit_record(
+        action="channel.connected" if creating else "channel.changed",
+        actor=by,
+        target=channel,
+        data={"kind": channel.kind, "personal": channel.is_personal, "changed": changed},
+        request=request,
+    )
+    return channel
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    message: str
+
+
+def channel_check(*, channel: Channel) -> CheckResult:
+    """Test connection: one harmless authenticated call. Success also clears an old problem flag."""
+    try:
+        account = transport_for(channel).check()
+        result = CheckResult(True, account)
+    except (ChannelSetupError, TransportError) as exc:
+        result = CheckResult(False, str(exc))
+    except KeyError as exc:  # a required setting is missing from config
+        result = CheckResult(False, f"Missing setting: {exc.args[0]}")
+    fields: dict[str, Any] = {
+        "checked_at": timezone.now(),
+        "check_ok": result.ok,
+        "check_message": result.message[:300],
+    }
+    if result.ok:
+        fields |= {"problem": "", "problem_at": None}
+    Channel.objects.filter(pk=channel.pk).update(**fields)
+    return result

@@ -7,7 +7,7 @@ service said how long to wait. Transports never touch the database: the delivery
 """
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
@@ -59,6 +59,16 @@ class Sent:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class SessionStore(Protocol):
+    """Somewhere a transport keeps a login between deliveries (encrypted; losing it only costs a new login)."""
+
+    def get(self) -> str | None: ...
+
+    def set(self, value: str) -> None: ...
+
+    def forget(self) -> None: ...
+
+
 class Transport:
     kind: ClassVar[str] = ""
     timeout: ClassVar[float] = 10.0
@@ -69,9 +79,12 @@ class Transport:
     # Where a person gets those credentials (shown beside the form, and in the README).
     connect_help: ClassVar[str] = ""
 
-    def __init__(self, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+    def __init__(
+        self, config: dict[str, Any], credentials: dict[str, Any], *, sessions: SessionStore | None = None
+    ) -> None:
         self.config = config
         self.credentials = credentials
+        self.sessions = sessions
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         """The request as the service will receive it, minus secrets (it is stored and shown)."""
@@ -81,7 +94,7 @@ class Transport:
         raise NotImplementedError
 
     def check(self) -> str:
-        """"Test connection": one harmless authenticated read; returns who we are posting as.
+        """ "Test connection": one harmless authenticated read; returns who we are posting as.
 
         Raises ``TransportError`` (permanent for bad credentials) exactly as ``send`` would.
         """

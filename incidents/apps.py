@@ -11,4 +11,5 @@ class IncidentsConfig(AppConfig):
         from incidents import signals  # noqa: F401  (connects cache invalidation)
         from incidents.roles import sync_role_groups
 
-        post_migrate.connect(sync_role_groups, sender=self)
+        # After every app, not just this one: roles include other apps' permissions (channels), made in their turn.
+        post_migrate.connect(sync_role_groups, dispatch_uid="statushub-sync-role-groups")

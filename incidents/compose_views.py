@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from channels.previews import channel_previews
 from incidents import drafts, signing
 from incidents.compose_forms import DraftForm, OfflineSignatureForm, ReauthForm
 from incidents.models import Component, Incident, IncidentUpdate, ProgressNote, UpdateDraft
@@ -137,6 +138,7 @@ def preview(request: HttpRequest, pk: int) -> HttpResponse:
     context["can_publish"] = _user(request).has_perm(PUBLISH)
     context["key"] = signing.active_key(_user(request))
     context["offline_form"] = OfflineSignatureForm()
+    context["channel_previews"] = channel_previews(draft, _user(request))
     return render(request, "manage/preview.html", context)
 
 

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from channels import connect_views
 from channels import views as channel_views
 from incidents import compose_views, key_views
 from people import views as people_views
@@ -17,6 +18,10 @@ urlpatterns = [
     path("drafts/<int:pk>/statement/", compose_views.prepare_statement, name="statement"),
     path("updates/<slug:public_id>/deliveries/", channel_views.deliveries, name="deliveries"),
     path("deliveries/<int:pk>/", channel_views.delivery_action, name="delivery-action"),
+    path("channels/", connect_views.channel_list, name="channels"),
+    path("channels/new/", connect_views.channel_new, name="channel-new"),
+    path("channels/<int:pk>/", connect_views.channel_edit, name="channel-edit"),
+    path("channels/<int:pk>/test/", connect_views.channel_test, name="channel-test"),
     path("reauth/", compose_views.reauth, name="reauth"),
     path("keys/", key_views.keys, name="keys"),
     path("keys/action/", key_views.key_action, name="key-action"),

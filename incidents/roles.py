@@ -6,6 +6,7 @@ Synced after every ``migrate`` so a fresh install and an upgraded one end up wit
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 
 PUBLISHER = "Publisher"
 COMMUNICATOR = "Communicator"
@@ -23,10 +24,14 @@ _COMMUNICATOR = _ENGINEER | {
     "add_incidentrole", "change_incidentrole", "delete_incidentrole", "delete_affectedcomponent",
 }  # fmt: skip
 _PUBLISHER = _COMMUNICATOR | {"add_incidentupdate", "publish_update"}
+# Other apps' permissions, as "app_label.codename". Communicators see where updates go; publishers, who speak
+# for the company, connect and change the brand's channels.
+_COMMUNICATOR_OTHER = {"channels.view_channel", "channels.view_delivery"}
+_PUBLISHER_OTHER = _COMMUNICATOR_OTHER | {"channels.add_channel", "channels.change_channel"}
 
 ROLE_PERMISSIONS: dict[str, set[str]] = {
-    PUBLISHER: _PUBLISHER,
-    COMMUNICATOR: _COMMUNICATOR,
+    PUBLISHER: _PUBLISHER | _PUBLISHER_OTHER,
+    COMMUNICATOR: _COMMUNICATOR | _COMMUNICATOR_OTHER,
     ENGINEER: _ENGINEER,
 }
 
@@ -34,5 +39,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
 def sync_role_groups(**kwargs: Any) -> None:
     for name, codenames in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=name)
-        permissions = Permission.objects.filter(content_type__app_label="incidents", codename__in=codenames)
-        group.permissions.set(permissions)
+        wanted = Q()
+        for entry in codenames:
+            app_label, _, codename = entry.rpartition(".")
+            wanted |= Q(content_type__app_label=app_label or "incidents", codename=codename)
+        group.permissions.set(Permission.objects.filter(wanted))

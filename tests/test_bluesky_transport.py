@@ -109,3 +109,88 @@ def test_it_classifies_bluesky_errors(status, permanent):
         with pytest.raises(TransportError) as failure:
             _send()
     assert failure.value.permanent is permanent
+
+
+class _Sessions:
+    """An in-memory session store, as the engine's encrypted cache store behaves."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+
+    def get(self) -> str | None:
+        return self.value
+
+    def set(self, value: str) -> None:
+        self.value = value
+
+    def forget(self) -> None:
+        self.value = None
+
+
+def _transport(sessions: _Sessions) -> BlueskyTransport:
+    return BlueskyTransport(
+        {"service": SERVICE, "handle": "northwind.example"}, {"app_password": "abcd-efgh"}, sessions=sessions
+    )
+
+
+def _post(transport: BlueskyTransport):
+    message = Message(url=URL, title="T — Identified", author="Dana", document={"body": "Found it."})
+    request = transport.build_request(message, Thread(), idempotency_key="k")
+    return transport.send(request, Thread())
+
+
+def test_the_session_is_reused_across_deliveries_not_created_each_time():
+    sessions = _Sessions()
+    with respx.mock(assert_all_called=False) as mock:
+        login = _session(mock)
+        create = mock.post(f"{SERVICE}/xrpc/com.atproto.repo.createRecord").mock(
+            return_value=httpx.Response(200, json={"uri": POST_URI, "cid": "bafycid"})
+        )
+        _post(_transport(sessions))
+        assert sessions.value  # saved after the first login
+        _post(_transport(sessions))  # a new transport, as the next delivery gets
+    assert login.call_count == 1 and create.call_count == 2
+
+
+def test_a_saved_session_the_server_rejects_is_replaced_by_a_fresh_login():
+    sessions = _Sessions()
+    with respx.mock(assert_all_called=False) as mock:
+        login = _session(mock)
+        mock.post(f"{SERVICE}/xrpc/com.atproto.repo.createRecord").mock(
+            return_value=httpx.Response(200, json={"uri": POST_URI, "cid": "bafycid"})
+        )
+        _post(_transport(sessions))
+        stale = sessions.value
+        mock.post(f"{SERVICE}/xrpc/com.atproto.repo.createRecord").mock(
+            side_effect=[
+                httpx.Response(400, json={"error": "ExpiredToken", "message": "Token has expired"}),
+                httpx.Response(200, json={"uri": POST_URI, "cid": "bafycid3"}),
+            ]
+        )
+        sent = _post(_transport(sessions))
+    assert login.call_count == 2
+    assert sent.remote_id == f"{POST_URI}|bafycid3"
+    assert stale and sessions.value  # the fresh session was saved in place of the stale one
+
+
+def test_the_engine_keeps_sessions_encrypted_in_the_cache(settings):
+    from django.core.cache import cache
+
+    from channels.sessions import CachedSessions
+
+    store = CachedSessions(7, {"app_password": "abcd-efgh"})
+    store.set("northwind.example:::did:plc:northwind:::secret-jwt")
+    assert "secret-jwt" not in str(cache.get(store.key))
+    assert store.get() == "northwind.example:::did:plc:northwind:::secret-jwt"
+    assert CachedSessions(7, {"app_password": "changed"}).get() is None  # new credentials, new login
+    store.forget()
+    assert store.get() is None
+
+
+def test_test_connection_reads_the_session_back():
+    with respx.mock(assert_all_called=False) as mock:
+        _session(mock)
+        mock.get(f"{SERVICE}/xrpc/com.atproto.server.getSession").mock(
+            return_value=httpx.Response(200, json={"handle": "northwind.example", "did": DID})
+        )
+        assert _transport(_Sessions()).check() == f"@northwind.example on Bluesky ({DID})"

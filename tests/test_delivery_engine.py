@@ -142,3 +142,16 @@ def test_retry_and_cancel_from_the_deliveries_page(
     assert Delivery.objects.get(pk=delivery.pk).state == "cancelled"
     client.post(reverse("manage:delivery-action", args=[delivery.pk]), {"action": "retry"})
     assert Delivery.objects.get(pk=delivery.pk).state == "pending"
+
+
+def test_a_channel_missing_a_setting_stops_at_once_and_says_which(make_incident, publisher):
+    channel = Channel.objects.create(kind="mastodon", name="Half set up", config={})
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+
+    outcome = services.delivery_attempt(delivery.pk)
+
+    delivery.refresh_from_db()
+    channel.refresh_from_db()
+    assert outcome is not None and outcome.state == "dead"
+    assert "Missing setting “instance”" in delivery.last_error
+    assert channel.problem == delivery.last_error

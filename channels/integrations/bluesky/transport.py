@@ -2,11 +2,15 @@
 
 Posts are limited to 300 graphemes; the link to the signed update travels as a link facet behind short text,
 so it costs 13 characters, not the URL's length. Replies carry both the thread's root and parent (uri + cid).
+The session is kept between deliveries (``createSession`` is limited to 30 per 5 minutes per account) and
+refreshed by the SDK; a saved session the server no longer accepts is dropped for a fresh login.
 """
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from atproto import Client, client_utils, models
+from atproto import Client, Session, SessionEvent, client_utils, models
 from atproto_client.exceptions import (
     BadRequestError,
     InvokeTimeoutError,
@@ -17,10 +21,11 @@ from atproto_client.exceptions import (
 )
 
 from channels.rendering import fit
-from channels.transports import Message, Sent, Thread, Transport, TransportError
+from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
 
 LIMIT = 300  # graphemes; counting code points is stricter, so it never overflows
 LINK_TEXT = "Signed update"
+T = TypeVar("T")
 
 
 def _ref(value: str) -> models.ComAtprotoRepoStrongRef.Main:
@@ -30,6 +35,24 @@ def _ref(value: str) -> models.ComAtprotoRepoStrongRef.Main:
 
 class BlueskyTransport(Transport):
     kind = "bluesky"
+    fields = (
+        Field("handle", "Handle", "e.g. status.northwind.example"),
+        Field(
+            "service", "PDS URL", "Leave as is unless the account lives on its own server.",
+            kind="url", default="https://bsky.social",
+        ),
+        Field("app_password", "App password", "xxxx-xxxx-xxxx-xxxx", secret=True),
+    )  # fmt: skip
+    connect_help = (
+        "Signed in as the posting account on bsky.app, open Settings → Privacy and security → App passwords → "
+        "Add App Password, name it StatusHub and copy the xxxx-xxxx-xxxx-xxxx value. Never use the account's "
+        "main password."
+    )
+
+    @staticmethod
+    def text_of(request: dict[str, Any]) -> str:
+        link = request.get("link") or {}
+        return f"{request.get('text', '')}{link.get('text', '')}"
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         text, shortened = fit(
@@ -48,8 +71,40 @@ class BlueskyTransport(Transport):
             "shortened": shortened,
         }
 
+    def _logged_in(self, service: str, handle: str, work: Callable[[Client], T]) -> T:
+        """Run ``work`` with a session: the saved one if the server still takes it, else a fresh login."""
+        client = Client(base_url=service)
+
+        def remember(event: SessionEvent, session: Session) -> None:
+            if self.sessions is not None and event in (SessionEvent.CREATE, SessionEvent.REFRESH):
+                self.sessions.set(session.export())
+
+        client.on_session_change(remember)
+        saved = self.sessions.get() if self.sessions is not None else None
+        if saved:
+            try:
+                client.login(session_string=saved, fetch_bsky_profile=False)
+                return work(client)
+            except (UnauthorizedError, BadRequestError, ValueError) as exc:
+                if isinstance(exc, BadRequestError) and not _is_token_problem(exc):
+                    raise
+                if self.sessions is not None:
+                    self.sessions.forget()
+                client = Client(base_url=service)
+                client.on_session_change(remember)
+        # No profile fetch: one call fewer against the session limit.
+        client.login(handle, self.credentials.get("app_password", ""), fetch_bsky_profile=False)
+        return work(client)
+
+    def check(self) -> str:
+        handle = self.config["handle"]
+        service = self.config.get("service", "https://bsky.social")
+        session = self._classified(
+            lambda: self._logged_in(service, handle, lambda client: client.com.atproto.server.get_session())
+        )
+        return f"@{session.handle} on Bluesky ({session.did})"
+
     def send(self, request: dict[str, Any], thread: Thread) -> Sent:
-        client = Client(base_url=request["service"])
         post = (
             client_utils.TextBuilder()
             .text(request["text"])
@@ -60,24 +115,44 @@ class BlueskyTransport(Transport):
             reply = models.AppBskyFeedPost.ReplyRef(
                 root=_ref(request["reply"]["root"]), parent=_ref(request["reply"]["parent"])
             )
-        try:
-            # No profile fetch: one call fewer against the 30-per-5-minutes session limit.
-            client.login(
-                request["handle"], self.credentials.get("app_password", ""), fetch_bsky_profile=False
+        created = self._classified(
+            lambda: self._logged_in(
+                request["service"],
+                request["handle"],
+                lambda client: client.send_post(post, profile_identify=request["handle"], reply_to=reply),
             )
-            created = client.send_post(post, profile_identify=request["handle"], reply_to=reply)
+        )
+        rkey = created.uri.rsplit("/", 1)[-1]
+        return Sent(
+            remote_id=f"{created.uri}|{created.cid}",
+            remote_url=f"https://bsky.app/profile/{request['handle']}/post/{rkey}",
+        )
+
+    @staticmethod
+    def _classified(call: Callable[[], T]) -> T:
+        try:
+            return call()
         except UnauthorizedError as exc:
             raise TransportError("Bluesky refused the handle or app password", permanent=True) from exc
         except RateLimitExceededError as exc:
-            raise TransportError("Bluesky rate limit reached", retry_after=60) from exc
+            raise TransportError("Bluesky rate limit reached", retry_after=_reset_in(exc)) from exc
         except BadRequestError as exc:
             raise TransportError(f"Bluesky rejected the post: {exc}", permanent=True) from exc
         except (NetworkError, InvokeTimeoutError) as exc:
             raise TransportError(f"could not reach Bluesky: {exc}") from exc
         except RequestException as exc:  # other answers, e.g. 5xx
             raise TransportError(f"Bluesky answered an error: {exc}") from exc
-        rkey = created.uri.rsplit("/", 1)[-1]
-        return Sent(
-            remote_id=f"{created.uri}|{created.cid}",
-            remote_url=f"https://bsky.app/profile/{request['handle']}/post/{rkey}",
-        )
+
+
+def _reset_in(exc: RateLimitExceededError) -> float:
+    """Seconds until the ``ratelimit-reset`` epoch the PDS sent (a minute if it sent none)."""
+    headers = getattr(exc.response, "headers", None) or {}
+    try:
+        return max(1.0, float(headers.get("ratelimit-reset", "")) - time.time())
+    except ValueError:
+        return 60.0
+
+
+def _is_token_problem(exc: BadRequestError) -> bool:
+    error = getattr(getattr(exc.response, "content", None), "error", "") or ""
+    return error in {"ExpiredToken", "InvalidToken", "AuthMissing", "AuthenticationRequired"}

@@ -6,12 +6,26 @@ The delivery waits until a named person marks it posted, with the link, so it is
 from typing import Any
 
 from channels.rendering import fit
-from channels.transports import Message, Sent, Thread, Transport, TransportError
+from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
 
 
 class ManualTransport(Transport):
     kind = "manual"
     manual = True
+    fields = (
+        Field("community", "Community", "e.g. UserVoice forum"),
+        Field(
+            "post_url", "Where to post", "The forum or board a person posts to.", kind="url", required=False
+        ),
+        Field("max_characters", "Character limit", kind="number", default="5000"),
+    )
+    connect_help = (
+        "For communities with no posting API (UserVoice, Thwack, Quora…). Each update waits on the deliveries "
+        "page with a copy-ready text; whoever posts it pastes the link and is recorded as the poster."
+    )
+
+    def check(self) -> str:
+        return f"Posted by hand to {self.config.get('community') or 'the community'}; nothing to connect"
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         limit = int(self.config.get("max_characters", 5000))

@@ -4,6 +4,7 @@ https://docs.joinmastodon.org/methods/statuses/#create — the instance's own ch
 (``configuration.statuses.max_characters``, 500 by default); every link counts as 23 characters.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from mastodon import (
@@ -17,11 +18,42 @@ from mastodon import (
 )
 
 from channels.rendering import fit, linked_length
-from channels.transports import Message, Sent, Thread, Transport, TransportError
+from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
 
 
 class MastodonTransport(Transport):
     kind = "mastodon"
+    fields = (
+        Field("instance", "Instance URL", "e.g. https://mastodon.social", kind="url"),
+        Field(
+            "max_characters", "Character limit", "The instance's own limit (500 on most).",
+            kind="number", default="500",
+        ),
+        Field(
+            "visibility", "Visibility", kind="choice", default="public",
+            choices=(("public", "Public"), ("unlisted", "Unlisted")),
+        ),
+        Field("access_token", "Access token", "From Preferences → Development.", secret=True),
+    )  # fmt: skip
+    connect_help = (
+        "On the posting account, open Preferences → Development → New application, tick the write:statuses "
+        "and read:accounts scopes, save, and copy 'Your access token'. The character limit is in the "
+        "instance's About page or /api/v2/instance (configuration.statuses.max_characters)."
+    )
+
+    @staticmethod
+    def text_of(request: dict[str, Any]) -> str:
+        return str(request.get("status", ""))
+
+    def _api(self, instance: str) -> Mastodon:
+        return Mastodon(
+            access_token=self.credentials.get("access_token", ""),
+            api_base_url=instance,
+            ratelimit_method="throw",  # never sleep inside a worker: the engine schedules the retry
+            request_timeout=self.timeout,
+            version_check_mode="none",
+            user_agent="StatusHub/0.1",
+        )
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         text, shortened = fit(
@@ -42,21 +74,27 @@ class MastodonTransport(Transport):
         }
 
     def send(self, request: dict[str, Any], thread: Thread) -> Sent:
-        api = Mastodon(
-            access_token=self.credentials.get("access_token", ""),
-            api_base_url=request["instance"],
-            ratelimit_method="throw",  # never sleep inside a worker: the engine schedules the retry
-            request_timeout=self.timeout,
-            version_check_mode="none",
-            user_agent="StatusHub/0.1",
-        )
-        try:
-            status = api.status_post(
+        api = self._api(request["instance"])
+        status = self._call(
+            lambda: api.status_post(
                 request["status"],
                 in_reply_to_id=request["in_reply_to_id"],
                 visibility=request["visibility"],
                 idempotency_key=request["idempotency_key"],
             )
+        )
+        return Sent(remote_id=str(status["id"]), remote_url=str(status.get("url") or ""))
+
+    def check(self) -> str:
+        api = self._api(self.config["instance"])
+        account = self._call(api.account_verify_credentials)
+        host = self.config["instance"].split("//")[-1].rstrip("/")
+        return f"@{account['acct']} on {host}"
+
+    @staticmethod
+    def _call(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
         except (MastodonUnauthorizedError, MastodonNotFoundError) as exc:
             raise TransportError(f"Mastodon refused: {exc}", permanent=True) from exc
         except MastodonRatelimitError as exc:
@@ -65,4 +103,3 @@ class MastodonTransport(Transport):
             raise TransportError(f"Mastodon unavailable: {exc}") from exc
         except MastodonAPIError as exc:  # 4xx such as 422 (validation): retrying sends the same thing
             raise TransportError(f"Mastodon rejected the post: {exc}", permanent=True) from exc
-        return Sent(remote_id=str(status["id"]), remote_url=str(status.get("url") or ""))

@@ -5,17 +5,20 @@ https://api.slack.com/methods/chat.postMessage — errors arrive as ``{"ok": fal
 """
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
-from channels.transports import Message, Sent, Thread, Transport, TransportError
+from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
 
 # Answers that retrying cannot fix: a human must reconnect, re-invite the app, or pick another channel.
 PERMANENT_ERRORS = {
     "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope",
     "channel_not_found", "not_in_channel", "is_archived", "restricted_action", "msg_too_long", "no_text",
+    "no_permission",
 }  # fmt: skip
 DEFAULT_BASE_URL = "https://slack.com/api/"
 
@@ -27,6 +30,23 @@ def slack_text(message: Message) -> str:
 
 class SlackTransport(Transport):
     kind = "slack"
+    fields = (
+        Field("channel", "Channel ID", "e.g. C0123456789 (channel details → About, at the bottom)."),
+        Field("token", "Bot token", "Starts with xoxb-.", secret=True),
+    )
+    connect_help = (
+        "At api.slack.com/apps create an app for your workspace, add the bot scope chat:write under OAuth & "
+        "Permissions, install it to the workspace and copy the Bot User OAuth Token (xoxb-…). Invite the bot "
+        "to the channel (/invite @yourapp) and paste the channel's ID."
+    )
+
+    def _client(self) -> WebClient:
+        return WebClient(
+            token=self.credentials.get("token", ""),
+            base_url=self.config.get("base_url", DEFAULT_BASE_URL),
+            timeout=int(self.timeout),
+            retry_handlers=[],  # the delivery engine owns retries, with backoff across workers
+        )
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         request: dict[str, Any] = {
@@ -40,15 +60,20 @@ class SlackTransport(Transport):
         return request
 
     def send(self, request: dict[str, Any], thread: Thread) -> Sent:
-        client = WebClient(
-            token=self.credentials.get("token", ""),
-            base_url=self.config.get("base_url", DEFAULT_BASE_URL),
-            timeout=int(self.timeout),
-            retry_handlers=[],  # the delivery engine owns retries, with backoff across workers
-        )
         arguments = {k: v for k, v in request.items() if k != "method"}
+        response = self._call(lambda client: client.chat_postMessage(**arguments))
+        return Sent(remote_id=str(response["ts"]))
+
+    def check(self) -> str:
+        identity = self._call(lambda client: client.auth_test())
+        channel = self._call(lambda client: client.conversations_info(channel=self.config["channel"]))
+        data = channel.data if isinstance(channel.data, dict) else {}
+        name = data.get("channel", {}).get("name", self.config["channel"])
+        return f"{identity.get('user', 'the bot')} in {identity.get('team', 'Slack')}, posting to #{name}"
+
+    def _call(self, call: Callable[[WebClient], SlackResponse]) -> SlackResponse:
         try:
-            response = client.chat_postMessage(**arguments)
+            return call(self._client())
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
             if error in PERMANENT_ERRORS:
@@ -59,4 +84,3 @@ class SlackTransport(Transport):
             ) from exc
         except OSError as exc:  # connection refused, DNS, timeouts (urllib)
             raise TransportError(f"could not reach Slack: {exc}") from exc
-        return Sent(remote_id=str(response["ts"]))

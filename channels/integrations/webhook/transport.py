@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from channels.transports import Message, Sent, Thread, Transport, TransportError, retry_after_seconds
+from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, retry_after_seconds
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
@@ -24,6 +24,18 @@ def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
 
 class WebhookTransport(Transport):
     kind = "webhook"
+    fields = (
+        Field("url", "Receiver URL", "Where each update is POSTed as JSON.", kind="url"),
+        Field(
+            "secret", "Signing secret", "whsec_ followed by base64; the receiver verifies webhook-signature with it.",
+            secret=True, required=False,
+        ),
+    )  # fmt: skip
+    connect_help = (
+        "Any HTTPS endpoint that accepts JSON. Generate a secret (whsec_ + 24 random bytes in base64) and give "
+        "it to the receiver: it checks the webhook-signature header with any Standard Webhooks library. "
+        "Test connection sends a signed ping event."
+    )
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         timestamp = int(time.time())
@@ -42,6 +54,25 @@ class WebhookTransport(Transport):
             },
             "body": body,
         }
+
+    @staticmethod
+    def text_of(request: dict[str, Any]) -> str:
+        return str(request.get("body", ""))
+
+    def check(self) -> str:
+        timestamp = int(time.time())
+        body = json.dumps({"type": "ping", "timestamp": timestamp, "data": {}}, separators=(",", ":"))
+        request = {
+            "url": self.config["url"],
+            "headers": {
+                "content-type": "application/json",
+                "webhook-id": f"ping-{timestamp}",
+                "webhook-timestamp": str(timestamp),
+            },
+            "body": body,
+        }
+        self.send(request, Thread())
+        return f"{self.config['url']} accepted a signed ping"
 
     def send(self, request: dict[str, Any], thread: Thread) -> Sent:
         headers = dict(request["headers"])

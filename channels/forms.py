@@ -1,0 +1,76 @@
+"""Connect a channel: one form per kind, built from the fields its transport declares."""
+
+from typing import Any
+
+from django import forms
+
+from channels.models import Channel
+from channels.transports import Field, Transport
+
+KEEP_HINT = "Stored encrypted. Leave blank to keep it; type a new one to replace it."
+
+
+def _form_field(field: Field, *, has_secret: bool) -> forms.Field:
+    common: dict[str, Any] = {"label": field.label, "help_text": field.help, "required": field.required}
+    if field.secret:
+        common["required"] = field.required and not has_secret
+        common["help_text"] = " ".join(part for part in (field.help, KEEP_HINT if has_secret else "") if part)
+        return forms.CharField(
+            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+            strip=True,
+            **common,
+        )
+    if field.kind == "url":
+        return forms.URLField(assume_scheme="https", **common)
+    if field.kind == "number":
+        return forms.IntegerField(min_value=1, **common)
+    if field.kind == "choice":
+        return forms.ChoiceField(choices=field.choices, **common)
+    return forms.CharField(max_length=300, **common)
+
+
+class ChannelForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="How the team will recognise it, e.g. “@northwind on X”."
+    )
+    enabled = forms.BooleanField(required=False, initial=True, help_text="Send published updates here.")
+    dry_run = forms.BooleanField(
+        required=False, label="Dry run", help_text="Record exactly what would be sent, and send nothing."
+    )
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        transport: type[Transport],
+        channel: Channel | None = None,
+        initial: dict[str, Any] | None = None,
+    ) -> None:
+        has_secrets = bool(channel and channel.encrypted_credentials)
+        initial = dict(initial or {})
+        if channel is not None:
+            initial |= {"name": channel.name, "enabled": channel.enabled, "dry_run": channel.dry_run}
+            initial |= {
+                f.name: channel.config.get(f.name, f.default) for f in transport.fields if not f.secret
+            }
+        else:
+            initial |= {f.name: f.default for f in transport.fields if f.default and not f.secret}
+        super().__init__(data, initial=initial)
+        self.transport = transport
+        for field in transport.fields:
+            self.fields[field.name] = _form_field(field, has_secret=has_secrets)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            f.name: self.cleaned_data[f.name]
+            for f in self.transport.fields
+            if not f.secret and self.cleaned_data.get(f.name) not in (None, "")
+        }
+
+    def new_secrets(self) -> dict[str, str]:
+        """Only the secrets typed in this time: blank ones keep what is stored."""
+        return {
+            f.name: self.cleaned_data[f.name]
+            for f in self.transport.fields
+            if f.secret and self.cleaned_data.get(f.name)
+        }
