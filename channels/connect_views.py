@@ -131,7 +131,9 @@ def channel_new(request: HttpRequest) -> HttpResponse:
 def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
     channel = get_object_or_404(Channel, pk=pk)
     if not can_manage(_user(request), channel):
-        raise PermissionDenied("Only its owner (or, for the company's channels, a publisher) can change this.")
+        raise PermissionDenied(
+            "Only its owner (or, for the company's channels, a publisher) can change this."
+        )
     return _edit(request, channel)
 
 

@@ -47,7 +47,6 @@ def render(update: IncidentUpdate, channel: Channel) -> Message:
 
 
 _URL = re.compile(r"https?://\S+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def linked_length(text: str, *, url_weight: int = 23) -> int:
@@ -69,12 +68,15 @@ def fit(
     body = " ".join(body.split())
     if measure(compose(body, False)) <= limit:
         return compose(body, False), False
-    for pieces, joiner in ((_SENTENCE_END.split(body), " "), (body.split(" "), " ")):
-        kept: list[str] = []
+    # Pieces keep the space after them, so sentences written without spaces rejoin exactly.
+    sentences = [m.group() for m in re.finditer(r".+?(?:[.!?](?:\s+|$)|[\u3002\uff01\uff1f]|$)", body)]
+    words = [f"{word} " for word in body.split(" ")]
+    for pieces in (sentences, words):
+        kept = ""
         for piece in pieces:
-            if measure(compose(joiner.join([*kept, piece]), True)) > limit:
+            if measure(compose((kept + piece).rstrip(), True)) > limit:
                 break
-            kept.append(piece)
-        if kept:
-            return compose(joiner.join(kept), True), True
+            kept += piece
+        if kept.strip():
+            return compose(kept.rstrip(), True), True
     return compose("", True), True

@@ -125,7 +125,9 @@ def delivery_attempt(delivery_id: int) -> Outcome | None:
     thread = Thread(thread_row.root_id, thread_row.last_id) if thread_row else Thread()
     try:
         request = transport.build_request(
-            render(delivery.update, channel), thread, idempotency_key=f"{delivery.update.public_id}-{channel.pk}"
+            render(delivery.update, channel),
+            thread,
+            idempotency_key=f"{delivery.update.public_id}-{channel.pk}",
         )
     except KeyError as exc:  # the channel lacks a setting its service needs: a human must add it
         message = f"Missing setting “{exc.args[0]}”: change the channel to add it."

@@ -100,10 +100,10 @@ def test_it_logs_in_with_the_password_grant_and_submits_a_self_post():
     }
     assert submit.request.url == f"{SUBMIT}?raw_json=1"
     assert submit.request.headers["Authorization"] == "bearer reddit-token"
-    assert submit.request.headers["User-Agent"].startswith(
+    assert str(submit.request.headers["User-Agent"]).startswith(
         "StatusHub/0.1 (status page) by u/northwind-status "
     )
-    assert submit.request.req_kwargs["timeout"] == RedditTransport.timeout
+    assert submit.request.req_kwargs["timeout"] == RedditTransport.timeout  # type: ignore[attr-defined]
     form = _form(submit)
     assert form["kind"] == ["self"] and form["sr"] == ["northwindstatus"] and form["api_type"] == ["json"]
     assert form["title"] == ["Payments failing — Identified"]

@@ -30,3 +30,10 @@ def test_it_never_cuts_a_word_when_even_one_sentence_is_too_long():
     assert shortened and linked_length(text) <= 80
     kept = text.split("\n\n")[1].removesuffix(" …")
     assert all(word == "Unprecedentedly" for word in kept.split())
+
+
+def test_sentences_written_without_spaces_are_kept_whole_too():
+    body = "決済に障害が発生しています。原因を特定しました。返金は自動で行われます。"
+    text, shortened = fit(head="障害", body=body, tail="https://s.example/u", limit=60)
+    assert shortened and "決済に障害が発生しています。原因を特定しました。 …" in text
+    assert "返金" not in text

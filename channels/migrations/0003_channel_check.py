@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels', '0002_delivery_posted_by_alter_delivery_state'),
+        ("channels", "0002_delivery_posted_by_alter_delivery_state"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='channel',
-            name='check_message',
+            model_name="channel",
+            name="check_message",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='check_ok',
+            model_name="channel",
+            name="check_ok",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='checked_at',
+            model_name="channel",
+            name="checked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -249,6 +249,21 @@ class Command(BaseCommand):
             name="UserVoice forum",
             config={"community": "UserVoice", "post_url": "https://feedback.northwind.example/forums/status"},
         )
+        # One of every kind, all in dry run: the demo shows each channel's exact request and sends nothing.
+        for kind, name, config in [
+            (Channel.Kind.X, "@NorthwindCloud on X", {"username": "NorthwindCloud"}),
+            (Channel.Kind.FACEBOOK, "Northwind Cloud Facebook Page", {"page_id": "104899563214470"}),
+            (Channel.Kind.MASTODON, "@northwind@mastodon.social", {"instance": "https://mastodon.social", "max_characters": 500}),
+            (Channel.Kind.BLUESKY, "@status.northwind.example on Bluesky", {"handle": "status.northwind.example", "service": "https://bsky.social"}),
+            (Channel.Kind.SLACK, "#status in the customer Slack", {"channel": "C05NWSTATUS"}),
+            (Channel.Kind.DISCOURSE, "Northwind Community forum", {"forum_url": "https://community.northwind.example", "category_id": 7, "api_username": "system"}),
+            (Channel.Kind.REDDIT, "r/NorthwindCloud", {"subreddit": "NorthwindCloud", "username": "northwind-status", "client_id": "demo-app"}),
+        ]:  # fmt: skip
+            Channel.objects.create(kind=kind, name=name, config=config, dry_run=True)
+        Channel.objects.create(
+            kind=Channel.Kind.X, name="Dana's own X account", owner=self.people["dana"],
+            config={"username": "DanaWhitfield"}, dry_run=True,
+        )  # fmt: skip
 
     def _active_sev2(self) -> None:
         t0 = self.now - timedelta(minutes=78)
