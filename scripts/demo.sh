@@ -25,7 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-celery -A statushub worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
+# Threads: deliveries wait on other services, so one slow channel must not hold up the rest.
+celery -A statushub worker --loglevel=INFO --pool=threads --concurrency=8 >var/log/worker.log 2>&1 &
 pids+=($!)
 celery -A statushub beat --loglevel=INFO >var/log/beat.log 2>&1 &
 pids+=($!)

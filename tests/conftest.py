@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,8 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+@contextmanager
+def _celery_worker(tmp_path: Path, *pool: str) -> Iterator[subprocess.Popen[bytes]]:
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
         pytest.skip("needs DATABASE_URL (PostgreSQL) and REDIS_URL, as scripts/test.sh sets them")
     env = {
@@ -130,7 +131,7 @@ def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "statushub", "worker", "--pool=solo", "--loglevel=INFO",
+            [sys.executable, "-m", "celery", "-A", "statushub", "worker", *pool, "--loglevel=INFO",
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -140,12 +141,27 @@ def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
             process.kill()
             pytest.fail(f"worker did not start:\n{log.read_text()}")
         time.sleep(0.1)
-    yield process
-    process.terminate()
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with _celery_worker(tmp_path, "--pool=solo") as process:
+        yield process
+
+
+@pytest.fixture
+def threaded_worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The worker as the demo and production run it: a thread pool, so deliveries go out side by side."""
+    with _celery_worker(tmp_path, "--pool=threads", "--concurrency=8") as process:
+        yield process
 
 
 @pytest.fixture(scope="module")

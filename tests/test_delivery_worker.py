@@ -72,3 +72,35 @@ def test_the_worker_delivers_retries_and_gives_up_as_each_endpoint_deserves(
     assert _Receiver.hits == {"/ok": 1, "/flaky": 3, "/broken": 1}
     channels["broken"].refresh_from_db()
     assert "401" in channels["broken"].problem
+
+
+def test_one_slow_channel_never_holds_up_the_others(threaded_worker, make_incident, publisher):
+    """The worker runs a thread pool: a receiver that takes 4 s delays only its own delivery."""
+    from tests.fake_services import fake_services
+
+    with fake_services() as fake:
+
+        def slow(seen, n):
+            time.sleep(4)
+            return 200, {}, {}
+
+        fake.route("POST", "/slow")(slow)
+        for name in ("a", "b", "c", "d"):
+            fake.route("POST", f"/{name}")(lambda seen, n: (200, {}, {}))
+        for name in ("slow", "a", "b", "c", "d"):
+            Channel.objects.create(kind="webhook", name=name, config={"url": f"{fake.base}/{name}"})
+
+        started = time.monotonic()
+        update = incident_services.update_publish(
+            incident=make_incident(public=False), author=publisher, status="investigating", body="On it."
+        )
+        fast = Delivery.objects.filter(update=update).exclude(channel__name="slow")
+        while fast.exclude(state="delivered").exists():
+            assert time.monotonic() - started < 3, list(fast.values_list("channel__name", "state"))
+            time.sleep(0.05)
+        assert Delivery.objects.get(update=update, channel__name="slow").state == "sending"
+        while (
+            Delivery.objects.filter(update=update, channel__name="slow").exclude(state="delivered").exists()
+        ):
+            assert time.monotonic() - started < 15
+            time.sleep(0.1)
