@@ -19,10 +19,16 @@ from django.views.decorators.http import require_POST
 from channels import services
 from channels.forms import ChannelForm
 from channels.models import Channel, Delivery
+from channels.permissions import ADD_BRAND, CHANGE_BRAND, can_manage
 from channels.registry import TRANSPORTS, transport_class
-from incidents.permissions import PUBLISH, mark_reauthenticated, permission_required, reauthenticated_recently
+from incidents.permissions import (
+    PUBLISH,
+    mark_reauthenticated,
+    permission_required,
+    reauth_redirect,
+    reauthenticated_recently,
+)
 
-MANAGE_BRAND = "channels.change_channel"
 # Services where a person has an account of their own to post from; the rest are the company's.
 PERSONAL_KINDS = ("x", "mastodon", "bluesky", "reddit")
 
@@ -30,12 +36,6 @@ PERSONAL_KINDS = ("x", "mastodon", "bluesky", "reddit")
 def _user(request: HttpRequest) -> User:
     assert isinstance(request.user, User)  # guaranteed by permission_required
     return request.user
-
-
-def can_manage(user: User, channel: Channel) -> bool:
-    if channel.owner_id is not None:
-        return channel.owner_id == user.pk and user.has_perm(PUBLISH)
-    return user.has_perm(MANAGE_BRAND)
 
 
 def _kinds(only: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
@@ -56,7 +56,8 @@ def channel_list(request: HttpRequest) -> HttpResponse:
         {
             "brand": [c for c in channels if c.owner_id is None],
             "mine": [c for c in channels if c.owner_id == user.pk],
-            "can_manage_brand": user.has_perm(MANAGE_BRAND),
+            "can_manage_brand": user.has_perm(CHANGE_BRAND),
+            "can_add_brand": user.has_perm(ADD_BRAND),
             "can_link": user.has_perm(PUBLISH),
             "brand_kinds": _kinds(),
             "personal_kinds": _kinds(PERSONAL_KINDS),
@@ -78,6 +79,9 @@ def _edit(request: HttpRequest, channel: Channel) -> HttpResponse:
     transport = transport_class(channel.kind)
     if transport is None:
         raise Http404("No integration for this kind of channel.")
+    if request.method != "POST" and not reauthenticated_recently(request):
+        # Ask before the form, so the password check rarely has to interrupt a filled-in form.
+        return reauth_redirect(request.get_full_path())
     data = request.POST if request.method == "POST" else None
     form = ChannelForm(data, transport=transport, channel=channel if channel.pk else None)
     confirm = None if reauthenticated_recently(request) else _Confirm(data, prefix="reauth")
@@ -109,6 +113,7 @@ def _edit(request: HttpRequest, channel: Channel) -> HttpResponse:
         "confirm": confirm,
         "connect_help": transport.connect_help,
         "kind_label": dict(Channel.Kind.choices).get(channel.kind, channel.kind),
+        "has_secret_fields": any(field.secret for field in transport.fields),
     }
     return render(request, "manage/channel_form.html", context)
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.core.validators import RegexValidator
 
 from channels.models import Channel
 from channels.transports import Field, Transport
@@ -12,6 +13,10 @@ KEEP_HINT = "Stored encrypted. Leave blank to keep it; type a new one to replace
 
 def _form_field(field: Field, *, has_secret: bool) -> forms.Field:
     common: dict[str, Any] = {"label": field.label, "help_text": field.help, "required": field.required}
+    if field.pattern:
+        common["validators"] = [
+            RegexValidator(f"^(?:{field.pattern})$", f"This does not look like a {field.label.lower()}.")
+        ]
     if field.secret:
         common["required"] = field.required and not has_secret
         common["help_text"] = " ".join(part for part in (field.help, KEEP_HINT if has_secret else "") if part)
@@ -57,14 +62,37 @@ class ChannelForm(forms.Form):
             initial |= {f.name: f.default for f in transport.fields if f.default and not f.secret}
         super().__init__(data, initial=initial)
         self.transport = transport
+        self.channel = channel
         for field in transport.fields:
             self.fields[field.name] = _form_field(field, has_secret=has_secrets)
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        stored = (
+            self.channel.config if self.channel is not None and self.channel.encrypted_credentials else None
+        )
+        if stored is None:
+            return cleaned
+        moved = [
+            f for f in self.transport.fields
+            if f.endpoint and f.name in cleaned and str(cleaned[f.name] or f.default) != str(stored.get(f.name, f.default))
+        ]  # fmt: skip
+        if moved:
+            for field in self.transport.fields:
+                if field.secret and not cleaned.get(field.name):
+                    self.add_error(
+                        field.name,
+                        f"You changed the {moved[0].label.lower()}: type this again, so it is only ever sent "
+                        "where you say.",
+                    )
+        return cleaned
+
     def config(self) -> dict[str, Any]:
+        """The form's settings; a blank one is None, which clears it (settings the form does not show stay)."""
         return {
-            f.name: self.cleaned_data[f.name]
+            f.name: None if self.cleaned_data.get(f.name) in (None, "") else self.cleaned_data[f.name]
             for f in self.transport.fields
-            if not f.secret and self.cleaned_data.get(f.name) not in (None, "")
+            if not f.secret
         }
 
     def new_secrets(self) -> dict[str, str]:

@@ -9,6 +9,7 @@ from django.urls import reverse
 from channels.models import Channel, ChannelThread
 from channels.registry import transport_class
 from channels.rendering import message_for
+from channels.services import missing_setting
 from channels.transports import Thread
 from incidents.documents import absolute
 from incidents.models import UpdateDraft
@@ -55,7 +56,11 @@ def channel_previews(draft: UpdateDraft, user: User) -> list[ChannelPreview]:
         try:
             request = cls(channel.config, {}).build_request(message, thread, idempotency_key="preview")
         except KeyError as exc:  # a setting the channel needs is missing
-            preview.error = f"Missing setting “{exc.args[0]}”: change the channel to add it."
+            preview.error = missing_setting(exc)
+        except Exception as exc:  # one broken channel must never keep the preview (and Publish) from showing
+            preview.error = (
+                f"This channel cannot render the update ({type(exc).__name__}): check its settings."
+            )
         else:
             preview.text = cls.text_of(request)
             preview.shortened = bool(request.get("shortened"))

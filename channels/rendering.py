@@ -46,6 +46,9 @@ def render(update: IncidentUpdate, channel: Channel) -> Message:
     )  # fmt: skip
 
 
+# The words that carry the link to the signed update where a service shows links behind text.
+LINK_TEXT = "Signed update"
+
 _URL = re.compile(r"https?://\S+")
 
 
@@ -79,4 +82,10 @@ def fit(
             kept += piece
         if kept.strip():
             return compose(kept.rstrip(), True), True
-    return compose("", True), True
+    if measure(compose("", True)) <= limit:
+        return compose("", True), True
+    # Even the title is too long: keep as many of its words as fit; the link still leads to everything.
+    words = head.split(" ")
+    while len(words) > 1 and measure(f"{' '.join(words)} …\n\n{tail}") > limit:
+        words.pop()
+    return f"{' '.join(words)} …\n\n{tail}", True

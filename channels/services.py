@@ -5,6 +5,7 @@ crash left pending or sending. Transient errors retry with exponential backoff a
 service's Retry-After); permanent ones stop at once and flag the channel for a human.
 """
 
+import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +33,9 @@ from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 30 * 60  # seconds; the broker's visibility timeout must stay above this
 STUCK_AFTER = timedelta(minutes=2)
+WAIT_FOR_EARLIER = 2.0  # seconds between looks while an earlier update of the incident is still on its way
+
+logger = logging.getLogger(__name__)
 
 
 def channel_set_credentials(*, channel: Channel, credentials: dict[str, str]) -> None:
@@ -55,7 +59,7 @@ def transport_for(channel: Channel) -> Transport:
     if cls is None:
         raise ChannelSetupError(f"No integration for {channel.get_kind_display()} yet.")
     credentials = channel_credentials(channel)
-    return cls(channel.config, credentials, sessions=CachedSessions(channel.pk, credentials))
+    return cls(channel.config, credentials, sessions=CachedSessions(channel.pk, credentials, channel.config))
 
 
 def _enqueue(delivery_id: int, countdown: float = 0) -> None:
@@ -87,7 +91,9 @@ class Outcome:
     retry_in: float | None = None
 
 
-def _claim(delivery_id: int) -> Delivery | None:
+def _claim(delivery_id: int) -> Delivery | float | None:
+    """Lock the delivery and mark it sending; or say how long to wait while an earlier update of the same
+    incident is still open on the same channel (replies must follow the post they reply to)."""
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
@@ -97,6 +103,23 @@ def _claim(delivery_id: int) -> Delivery | None:
         )
         if delivery is None or delivery.state not in Delivery.OPEN_STATES:
             return None
+        earlier = list(
+            Delivery.objects.filter(
+                channel_id=delivery.channel_id,
+                update__incident_id=delivery.update.incident_id,
+                update_id__lt=delivery.update_id,
+                state__in=Delivery.OPEN_STATES,
+            ).values_list("next_attempt_at", flat=True)
+        )
+        if earlier:
+            now = timezone.now()
+            due = max((at for at in earlier if at is not None), default=None)
+            wait = max(WAIT_FOR_EARLIER, (due - now).total_seconds() + 1 if due else 0.0)
+            # Scheduled, not stuck: the sweeper leaves it alone until this time has passed.
+            Delivery.objects.filter(pk=delivery.pk).update(
+                next_attempt_at=now + timedelta(seconds=wait), updated_at=now
+            )
+            return wait
         delivery.state = Delivery.State.SENDING
         delivery.attempts += 1
         delivery.save(update_fields=["state", "attempts", "updated_at"])
@@ -116,6 +139,28 @@ def delivery_attempt(delivery_id: int) -> Outcome | None:
     delivery = _claim(delivery_id)
     if delivery is None:
         return None
+    if isinstance(delivery, float):
+        return Outcome(Delivery.State.PENDING, retry_in=delivery)
+    try:
+        return _attempt(delivery)
+    except Exception as exc:
+        # A bug or an answer nobody foresaw. The post may even have gone out, so never retry blindly:
+        # stop, and let a person look (the traceback is in the worker log, where secrets are not).
+        logger.exception("delivery %s to channel %s failed unexpectedly", delivery.pk, delivery.channel_id)
+        message = f"Stopped on an unexpected error ({type(exc).__name__}); the worker log has the details."
+        _flag(delivery.channel, message)
+        return _finish(delivery, Delivery.State.DEAD, last_error=message)
+
+
+def _flag(channel: Channel, problem: str) -> None:
+    Channel.objects.filter(pk=channel.pk).update(problem=problem[:300], problem_at=timezone.now())
+
+
+def missing_setting(exc: KeyError) -> str:
+    return f"Missing setting “{exc.args[0]}”: change the channel to add it."
+
+
+def _attempt(delivery: Delivery) -> Outcome:
     channel = delivery.channel
     try:
         transport = transport_for(channel)
@@ -130,9 +175,8 @@ def delivery_attempt(delivery_id: int) -> Outcome | None:
             idempotency_key=f"{delivery.update.public_id}-{channel.pk}",
         )
     except KeyError as exc:  # the channel lacks a setting its service needs: a human must add it
-        message = f"Missing setting “{exc.args[0]}”: change the channel to add it."
-        Channel.objects.filter(pk=channel.pk).update(problem=message, problem_at=timezone.now())
-        return _finish(delivery, Delivery.State.DEAD, last_error=message)
+        _flag(channel, missing_setting(exc))
+        return _finish(delivery, Delivery.State.DEAD, last_error=missing_setting(exc))
     if transport.manual:
         return _finish(delivery, Delivery.State.AWAITING, request=request, last_error="")
     if delivery.dry_run:
@@ -144,7 +188,7 @@ def delivery_attempt(delivery_id: int) -> Outcome | None:
         sent = transport.send(request, thread)
     except TransportError as exc:
         if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
-            Channel.objects.filter(pk=channel.pk).update(problem=exc.message[:300], problem_at=timezone.now())
+            _flag(channel, exc.message)
             return _finish(delivery, Delivery.State.DEAD, request=request, last_error=exc.message)
         wait = backoff_seconds(delivery.attempts, exc.retry_after)
         outcome = _finish(
@@ -204,12 +248,22 @@ def deliveries_sweep() -> int:
     """Re-queue deliveries a crash or a lost message left behind. Safe to run often: claiming is atomic."""
     now = timezone.now()
     stuck = Delivery.objects.filter(
-        Q(state__in=[Delivery.State.PENDING, Delivery.State.SENDING], updated_at__lt=now - STUCK_AFTER)
+        Q(state=Delivery.State.SENDING, updated_at__lt=now - STUCK_AFTER)
+        | Q(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - STUCK_AFTER),
+            state=Delivery.State.PENDING,
+            updated_at__lt=now - STUCK_AFTER,
+        )
         | Q(state=Delivery.State.FAILED, next_attempt_at__lt=now - STUCK_AFTER)
     ).values_list("pk", flat=True)
     ids = list(stuck[:1000])
-    # A delivery stuck in "sending" was interrupted mid-attempt: make it claimable again.
-    Delivery.objects.filter(pk__in=ids, state=Delivery.State.SENDING).update(state=Delivery.State.FAILED)
+    # A delivery stuck in "sending" was interrupted mid-attempt: make it claimable again, unless every
+    # attempt so far ended that way (a worker killed by it each time): then a person must look.
+    interrupted = Delivery.objects.filter(pk__in=ids, state=Delivery.State.SENDING)
+    interrupted.filter(attempts__gte=MAX_ATTEMPTS).update(
+        state=Delivery.State.DEAD, last_error=f"Stopped after {MAX_ATTEMPTS} attempts that never finished."
+    )
+    interrupted.update(state=Delivery.State.FAILED)
     for delivery_id in ids:
         _enqueue(delivery_id)
     return len(ids)
@@ -223,22 +277,34 @@ def channel_save(
     *, channel: Channel, name: str, enabled: bool, dry_run: bool, config: dict[str, Any],
     new_secrets: dict[str, str], by: User, request: HttpRequest | None = None,
 ) -> Channel:  # fmt: skip
-    """Create or change a channel. Settings the form does not show (e.g. ``api_base``) are kept."""
+    """Create or change a channel. ``None`` in ``config`` clears a setting; settings not named (e.g.
+    ``api_base``) are kept. When where it posts changes, the incident threads start afresh there."""
     creating = channel.pk is None
-    changed = sorted(key for key, value in config.items() if channel.config.get(key) != value) + [
+    changed = sorted(key for key, value in config.items() if channel.config.get(key) != value)
+    changed += [
         key
         for key, value in (("name", name), ("enabled", enabled), ("dry_run", dry_run))
         if getattr(channel, key) != value
     ]
     channel.name, channel.enabled, channel.dry_run = name, enabled, dry_run
-    channel.config = {**channel.config, **config}
+    merged = {**channel.config, **config}
+    channel.config = {key: value for key, value in merged.items() if value is not None}
     if new_secrets:
-        stored = {} if creating else channel_credentials(channel)
+        try:
+            stored = {} if creating else channel_credentials(channel)
+        except ChannelSetupError:  # the old keys are gone: the new secrets replace what nobody can read
+            stored = {}
         channel.encrypted_credentials = encrypt_json(
             {**stored, **new_secrets}, list(settings.STATUSHUB_KEY_ENCRYPTION_KEYS)
         )
         channel.problem = ""  # new credentials: let the next delivery (or a test) tell
         changed.append("credentials")
+    # A new place (instance, channel, category, page, subreddit, account) starts its own threads; new
+    # credentials alone are usually the same account's rotated keys, so threads carry on.
+    if not creating and (
+        set(changed) - {"name", "enabled", "dry_run", "credentials", "max_characters", "visibility"}
+    ):
+        ChannelThread.objects.filter(channel=channel).delete()
     channel.save()
     audit_record(
         action="channel.connected" if creating else "channel.changed",
@@ -264,7 +330,10 @@ def channel_check(*, channel: Channel) -> CheckResult:
     except (ChannelSetupError, TransportError) as exc:
         result = CheckResult(False, str(exc))
     except KeyError as exc:  # a required setting is missing from config
-        result = CheckResult(False, f"Missing setting: {exc.args[0]}")
+        result = CheckResult(False, missing_setting(exc))
+    except Exception as exc:
+        logger.exception("testing channel %s failed unexpectedly", channel.pk)
+        result = CheckResult(False, f"Unexpected error ({type(exc).__name__}); the web log has the details.")
     fields: dict[str, Any] = {
         "checked_at": timezone.now(),
         "check_ok": result.ok,

@@ -18,8 +18,10 @@ TTL = 7 * 24 * 3600  # the service refreshes or rejects it long before; eviction
 
 
 class CachedSessions:
-    def __init__(self, channel_id: int, credentials: dict[str, Any]) -> None:
-        digest = hashlib.sha256(json.dumps(credentials, sort_keys=True).encode()).hexdigest()[:16]
+    def __init__(self, channel_id: int, credentials: dict[str, Any], config: dict[str, Any]) -> None:
+        # A session belongs to one account on one server: new credentials or a new server, a new login.
+        material = json.dumps([credentials, config], sort_keys=True, default=str)
+        digest = hashlib.sha256(material.encode()).hexdigest()[:16]
         self.key = f"channel-session:{channel_id}:{digest}"
         self.keys = list(settings.STATUSHUB_KEY_ENCRYPTION_KEYS)
 

@@ -32,6 +32,9 @@ class Field:
     default: str = ""
     kind: str = "text"  # text | url | number | choice
     choices: tuple[tuple[str, str], ...] = ()
+    pattern: str = ""  # a regular expression the whole value must match
+    # Where requests (and so the credentials) go: changing it asks for the secrets again.
+    endpoint: bool = False
 
 
 @dataclass

@@ -2,12 +2,14 @@
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from channels import services
 from channels.models import Delivery
+from channels.permissions import can_act_on_deliveries
 from incidents.models import IncidentUpdate
 from incidents.permissions import COMPOSE, permission_required
 
@@ -36,7 +38,9 @@ def deliveries(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 @permission_required(COMPOSE)
 def delivery_action(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_object_or_404(Delivery.objects.select_related("update"), pk=pk)
+    delivery = get_object_or_404(Delivery.objects.select_related("update", "channel"), pk=pk)
+    if not can_act_on_deliveries(request.user, delivery.channel):  # type: ignore[arg-type]
+        raise PermissionDenied("Only its owner can retry, cancel or post on a personal account's behalf.")
     if request.POST.get("action") == "retry":
         services.delivery_retry(delivery=delivery)
     elif request.POST.get("action") == "cancel":

@@ -218,6 +218,7 @@ else:
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        "control_folder": str(_broker_dir / "control"),  # worker remote control; default is ./control
     }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "statushub") or "statushub"
 CELERY_TASK_IGNORE_RESULT = True

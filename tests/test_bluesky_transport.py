@@ -178,11 +178,16 @@ def test_the_engine_keeps_sessions_encrypted_in_the_cache(settings):
 
     from channels.sessions import CachedSessions
 
-    store = CachedSessions(7, {"app_password": "abcd-efgh"})
+    config = {"handle": "northwind.example", "service": SERVICE}
+    store = CachedSessions(7, {"app_password": "abcd-efgh"}, config)
     store.set("northwind.example:::did:plc:northwind:::secret-jwt")
     assert "secret-jwt" not in str(cache.get(store.key))
     assert store.get() == "northwind.example:::did:plc:northwind:::secret-jwt"
-    assert CachedSessions(7, {"app_password": "changed"}).get() is None  # new credentials, new login
+    assert CachedSessions(7, {"app_password": "changed"}, config).get() is None  # new credentials, new login
+    moved = {**config, "service": "https://elsewhere.example"}
+    assert (
+        CachedSessions(7, {"app_password": "abcd-efgh"}, moved).get() is None
+    )  # never sent to another server
     store.forget()
     assert store.get() is None
 

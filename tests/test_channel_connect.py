@@ -34,8 +34,16 @@ def _mastodon_form(**overrides):
     } | overrides  # fmt: skip
 
 
+def _reauth(client, user):
+    client.force_login(user)
+    client.post(reverse("manage:reauth"), {"password": PASSWORD})
+
+
 def test_a_publisher_connects_a_brand_channel_with_encrypted_credentials(client, publisher):
     client.force_login(publisher)
+    asked = client.get(reverse("manage:channel-new") + "?kind=mastodon")
+    assert asked.status_code == 302 and asked["Location"].startswith(reverse("manage:reauth"))
+    _reauth(client, publisher)
     form = client.get(reverse("manage:channel-new") + "?kind=mastodon").content.decode()
     assert "write:statuses" in form  # where to get the token, beside the form
     assert 'name="access_token"' in form and 'type="password"' in form
@@ -60,6 +68,7 @@ def test_changing_a_channel_keeps_the_stored_secret_when_left_blank(client, publ
     channel = Channel.objects.get()
     channel.config["api_base"] = "http://127.0.0.1:9"  # a setting the form does not show survives edits
     channel.save()
+    _reauth(client, publisher)
     page = client.get(reverse("manage:channel-edit", args=[channel.pk])).content.decode()
     assert "token-one" not in page and "Leave blank to keep it" in page
 
@@ -80,6 +89,8 @@ def test_bad_input_is_explained_and_nothing_typed_is_lost(client, publisher):
     assert response.status_code == 200 and not Channel.objects.exists()
     assert "Enter a valid URL" in page and "That password is not right." in page
     assert 'value="@northwind on mastodon.example"' in page and 'value="not a url"' in page
+    # Secrets are never echoed back into a page; the form says so instead of silently emptying them.
+    assert "token-one" not in page and "type any you had entered once more" in page
 
 
 def test_communicators_see_channels_but_only_publishers_connect_them(client, communicator, engineer):
@@ -147,7 +158,8 @@ def test_a_publisher_links_their_own_account_and_only_their_updates_use_it(clien
     client.force_login(publisher)  # another publisher can neither see it among theirs nor change it
     assert "Dana on Bluesky" not in client.get(reverse("manage:channels")).content.decode()
     assert client.get(reverse("manage:channel-edit", args=[own.pk])).status_code == 403
-    assert _connect(client, {}, kind="webhook", personal="1").status_code == 302  # not a personal kind
+    refused = _connect(client, {}, kind="webhook", personal="1")  # webhooks belong to the company
+    assert refused["Location"] == reverse("manage:channels") and Channel.objects.count() == 1
 
     incident = make_incident(public=False)
     priya_update = incident_services.update_publish(
@@ -195,3 +207,64 @@ def test_the_preview_shows_every_channels_rendering_and_says_when_it_shortened(
     assert "Refunds are automatic." in section  # on Slack
     assert "Missing setting “instance”" in section
     assert "/updates/xxxxxxxxxxxx/" in section
+
+
+def test_pointing_a_channel_elsewhere_asks_for_its_secret_again(client, publisher):
+    client.force_login(publisher)
+    _connect(client, _mastodon_form(), kind="mastodon")
+    channel = Channel.objects.get()
+    moved = _mastodon_form(instance="https://evil.example", access_token="")
+    page = client.post(reverse("manage:channel-edit", args=[channel.pk]), moved).content.decode()
+    assert "You changed the instance url: type this again" in page
+    channel.refresh_from_db()
+    assert (
+        channel.config["instance"] == INSTANCE
+    )  # nothing saved: the stored token never goes to evil.example
+
+    client.post(reverse("manage:channel-edit", args=[channel.pk]), {**moved, "access_token": "token-two"})
+    channel.refresh_from_db()
+    assert channel.config["instance"] == "https://evil.example"
+    assert services.channel_credentials(channel) == {"access_token": "token-two"}
+
+
+def test_an_optional_setting_can_be_cleared_and_moving_starts_new_threads(client, publisher, make_incident):
+    channel = Channel.objects.create(
+        kind="manual", name="Forum", config={"community": "Thwack", "post_url": "https://thwack.example/f"}
+    )
+    channel.threads.create(incident=make_incident(public=False), root_id="1", last_id="1")
+    _reauth(client, publisher)
+    client.post(
+        reverse("manage:channel-edit", args=[channel.pk]),
+        {"name": "Forum", "enabled": "on", "community": "Thwack", "post_url": "", "max_characters": "5000"},
+    )
+    channel.refresh_from_db()
+    assert "post_url" not in channel.config
+    assert not channel.threads.exists()
+
+
+def test_a_malformed_webhook_secret_is_refused_by_the_form(client, publisher):
+    _reauth(client, publisher)
+    page = _connect(
+        client, {"name": "Hook", "enabled": "on", "url": "https://hooks.example/in", "secret": "whsec_not base64!"},
+        kind="webhook",
+    ).content.decode()  # fmt: skip
+    assert "This does not look like a signing secret." in page and not Channel.objects.exists()
+
+
+def test_one_broken_channel_never_keeps_the_preview_from_showing(client, publisher, make_incident):
+    incident = make_incident(public=False)
+    Channel.objects.create(
+        kind="mastodon", name="Bad limit", config={"instance": INSTANCE, "max_characters": "500 chars"}
+    )
+    draft = UpdateDraft.objects.create(
+        incident=incident,
+        status="identified",
+        body="Found it.",
+        created_by=publisher,
+        last_edited_by=publisher,
+    )
+    client.force_login(publisher)
+    response = client.get(reverse("manage:preview", args=[draft.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This channel cannot render the update (ValueError)" in page and "Sign and publish" in page

@@ -155,3 +155,81 @@ def test_a_channel_missing_a_setting_stops_at_once_and_says_which(make_incident,
     assert outcome is not None and outcome.state == "dead"
     assert "Missing setting “instance”" in delivery.last_error
     assert channel.problem == delivery.last_error
+
+
+def test_an_unforeseen_error_stops_the_delivery_instead_of_repeating_it(
+    make_incident, publisher, webhook, monkeypatch
+):
+    from channels.integrations.webhook.transport import WebhookTransport
+
+    def explode(self, request, thread):
+        raise ZeroDivisionError("a bug, or an answer nobody foresaw")
+
+    monkeypatch.setattr(WebhookTransport, "send", explode)
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+
+    outcome = services.delivery_attempt(delivery.pk)
+
+    delivery.refresh_from_db()
+    webhook.refresh_from_db()
+    assert outcome is not None and outcome.retry_in is None
+    assert (delivery.state, delivery.attempts) == ("dead", 1)
+    assert "ZeroDivisionError" in delivery.last_error and webhook.problem == delivery.last_error
+    assert services.deliveries_sweep() == 0  # and nothing brings it back by itself
+
+
+def test_a_delivery_that_keeps_killing_its_worker_is_stopped_by_the_sweeper(
+    make_incident, publisher, webhook, monkeypatch
+):
+    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown=0: None)
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state="sending", attempts=services.MAX_ATTEMPTS, updated_at=timezone.now() - timedelta(minutes=5)
+    )
+    services.deliveries_sweep()
+    delivery.refresh_from_db()
+    assert delivery.state == "dead" and "never finished" in delivery.last_error
+
+
+@respx.mock
+def test_a_later_update_waits_for_the_earlier_one_so_it_can_reply_to_it(
+    make_incident, publisher, webhook, monkeypatch
+):
+    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown=0: None)
+    respx.post(URL).mock(return_value=httpx.Response(200))
+    incident = make_incident(public=False)
+    first = _publish(incident, publisher).deliveries.get()
+    second = _publish(incident, publisher).deliveries.get()
+
+    outcome = services.delivery_attempt(second.pk)  # the worker happened to pick the later one first
+
+    second.refresh_from_db()
+    assert outcome is not None and outcome.state == "pending"
+    assert outcome.retry_in is not None and outcome.retry_in >= 2
+    assert (second.state, second.attempts) == ("pending", 0)
+    assert services.deliveries_sweep() == 0  # waiting on schedule is not stuck
+
+    services.delivery_attempt(first.pk)
+    services.delivery_attempt(second.pk)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.state == second.state == "delivered"
+    assert second.request["headers"]["webhook-id"] != first.request["headers"]["webhook-id"]
+    thread = webhook.threads.get()
+    assert (thread.root_id, thread.last_id) == (first.remote_id, second.remote_id)
+
+
+def test_only_its_owner_retries_or_cancels_a_personal_accounts_delivery(
+    client, make_incident, publisher, communicator
+):
+    own = Channel.objects.create(kind="webhook", name="Priya's", owner=publisher, config={"url": URL})
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get(channel=own)
+    client.force_login(communicator)
+    assert (
+        client.post(reverse("manage:delivery-action", args=[delivery.pk]), {"action": "cancel"}).status_code
+        == 403
+    )
+    assert Delivery.objects.get(pk=delivery.pk).state == "pending"
+    client.force_login(publisher)
+    client.post(reverse("manage:delivery-action", args=[delivery.pk]), {"action": "cancel"})
+    assert Delivery.objects.get(pk=delivery.pk).state == "cancelled"

@@ -121,7 +121,7 @@ def _settled(update, seconds: float = 45) -> dict[str, tuple[str, int]]:
 
 
 def test_one_update_reaches_every_kind_of_channel_and_the_next_one_replies_in_thread(
-    worker, make_incident, publisher
+    threaded_worker, make_incident, publisher
 ):
     with fake_services() as fake:
         _routes(fake)

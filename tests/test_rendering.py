@@ -37,3 +37,10 @@ def test_sentences_written_without_spaces_are_kept_whole_too():
     text, shortened = fit(head="障害", body=body, tail="https://s.example/u", limit=60)
     assert shortened and "決済に障害が発生しています。原因を特定しました。 …" in text
     assert "返金" not in text
+
+
+def test_a_title_too_long_for_the_limit_is_shortened_too_never_the_link():
+    head = "Payments failing for customers in every region " * 6
+    text, shortened = fit(head=head, body="Body.", tail="https://s.example/u", limit=80)
+    assert shortened and len(text) <= 80
+    assert text.startswith("Payments failing") and text.endswith("https://s.example/u")

@@ -20,11 +20,11 @@ from atproto_client.exceptions import (
     UnauthorizedError,
 )
 
-from channels.rendering import fit
+from channels.rendering import LINK_TEXT, fit
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
 
 LIMIT = 300  # graphemes; counting code points is stricter, so it never overflows
-LINK_TEXT = "Signed update"
+
 T = TypeVar("T")
 
 
@@ -39,7 +39,7 @@ class BlueskyTransport(Transport):
         Field("handle", "Handle", "e.g. status.northwind.example"),
         Field(
             "service", "PDS URL", "Leave as is unless the account lives on its own server.",
-            kind="url", default="https://bsky.social",
+            kind="url", default="https://bsky.social", endpoint=True,
         ),
         Field("app_password", "App password", "xxxx-xxxx-xxxx-xxxx", secret=True),
     )  # fmt: skip

@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from channels.rendering import fit
+from channels.rendering import LINK_TEXT, fit
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, retry_after_seconds
 
 LIMIT = 32000  # the forum's max_post_length, 32,000 by default
 MAX_TITLE = 255  # max_topic_title_length's default
-LINK_TEXT = "Signed update"
+
 FULL_PERMISSION = 1  # CategoryGroup.permission_types[:full]: may start topics
 TOPIC_PATH = re.compile(r"/t/([^/]+)/(\d+)")
 
@@ -126,7 +126,7 @@ def post_text(message: Message) -> tuple[str, bool]:
 class DiscourseTransport(Transport):
     kind = "discourse"
     fields = (
-        Field("forum_url", "Forum URL", "e.g. https://forum.example.com", kind="url"),
+        Field("forum_url", "Forum URL", "e.g. https://forum.example.com", kind="url", endpoint=True),
         Field(
             "category_id", "Category ID", "The number at the end of the category's address: /c/status/7 → 7.",
             kind="number",

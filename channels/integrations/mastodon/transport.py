@@ -24,7 +24,7 @@ from channels.transports import Field, Message, Sent, Thread, Transport, Transpo
 class MastodonTransport(Transport):
     kind = "mastodon"
     fields = (
-        Field("instance", "Instance URL", "e.g. https://mastodon.social", kind="url"),
+        Field("instance", "Instance URL", "e.g. https://mastodon.social", kind="url", endpoint=True),
         Field(
             "max_characters", "Character limit", "The instance's own limit (500 on most).",
             kind="number", default="500",

@@ -22,14 +22,14 @@ from prawcore.rate_limit import RateLimiter
 from prawcore.sessions import FiniteRetryStrategy
 from requests import Response, Timeout
 
-from channels.rendering import fit
+from channels.rendering import LINK_TEXT, fit
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
 
 WEB = "https://www.reddit.com"
 TITLE_LIMIT = 300
 POST_LIMIT = 40_000
 COMMENT_LIMIT = 10_000
-LINK_TEXT = "Signed update"
+
 _WAIT = re.compile(r"(\d+)\s*(millisecond|second|minute|hour)", re.IGNORECASE)
 _UNIT_SECONDS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600}
 

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
+from channels.rendering import LINK_TEXT
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
 
 # Answers that retrying cannot fix: a human must reconnect, re-invite the app, or pick another channel.
@@ -25,7 +26,7 @@ DEFAULT_BASE_URL = "https://slack.com/api/"
 
 def slack_text(message: Message) -> str:
     body = re.sub(r"\*\*(.+?)\*\*", r"*\1*", str(message.document.get("body", "")))  # Markdown bold → mrkdwn
-    return f"*{message.title}*\n\n{body}\n\n— {message.author} · <{message.url}|Signed update>"
+    return f"*{message.title}*\n\n{body}\n\n— {message.author} · <{message.url}|{LINK_TEXT}>"
 
 
 class SlackTransport(Transport):

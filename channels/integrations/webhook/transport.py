@@ -17,7 +17,13 @@ from channels.transports import Field, Message, Sent, Thread, Transport, Transpo
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
-    key = base64.b64decode(secret.removeprefix("whsec_"))
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except ValueError as exc:  # binascii.Error is a ValueError
+        raise TransportError(
+            "The signing secret is not whsec_ followed by base64: change the channel's secret.",
+            permanent=True,
+        ) from exc
     digest = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
@@ -28,7 +34,7 @@ class WebhookTransport(Transport):
         Field("url", "Receiver URL", "Where each update is POSTed as JSON.", kind="url"),
         Field(
             "secret", "Signing secret", "whsec_ followed by base64; the receiver verifies webhook-signature with it.",
-            secret=True, required=False,
+            secret=True, required=False, pattern=r"whsec_[A-Za-z0-9+/]+={0,2}",
         ),
     )  # fmt: skip
     connect_help = (
