@@ -48,7 +48,9 @@ def channel_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     latest = Delivery.objects.filter(channel=OuterRef("pk")).order_by("-created_at")
     channels = Channel.objects.annotate(
-        last_state=Subquery(latest.values("state")[:1]), last_at=Subquery(latest.values("created_at")[:1])
+        last_state=Subquery(latest.values("state")[:1]),
+        last_at=Subquery(latest.values("created_at")[:1]),
+        last_update=Subquery(latest.values("update__public_id")[:1]),
     ).select_related("owner")
     return render(
         request,
@@ -70,7 +72,7 @@ class _Confirm(forms.Form):
     confirm_password = forms.CharField(
         label="Your password",
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        help_text="Changing where the company speaks needs your password again.",
+        help_text="Changing where updates are posted needs your password again.",
     )
 
 

@@ -18,8 +18,14 @@ def _form_field(field: Field, *, has_secret: bool) -> forms.Field:
             RegexValidator(f"^(?:{field.pattern})$", f"This does not look like a {field.label.lower()}.")
         ]
     if field.secret:
-        common["required"] = field.required and not has_secret
-        common["help_text"] = " ".join(part for part in (field.help, KEEP_HINT if has_secret else "") if part)
+        # Checked in ChannelForm.clean: a dry-run channel posts nothing, so it needs no secrets yet.
+        common["required"] = False
+        hint = (
+            KEEP_HINT
+            if has_secret
+            else ("Needed to post for real; not in dry run." if field.required else "")
+        )
+        common["help_text"] = " ".join(part for part in (field.help, hint) if part)
         return forms.CharField(
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
             strip=True,
@@ -34,10 +40,20 @@ def _form_field(field: Field, *, has_secret: bool) -> forms.Field:
     return forms.CharField(max_length=300, **common)
 
 
+_EXAMPLE_NAMES = {
+    "x": "@northwind on X", "facebook": "Northwind Cloud Page", "mastodon": "@northwind@mastodon.social",
+    "bluesky": "@status.northwind.example", "slack": "#status in the customer Slack",
+    "discourse": "Community forum", "reddit": "r/NorthwindCloud", "webhook": "Partner status feed",
+    "manual": "UserVoice forum",
+}  # fmt: skip
+
+
+def _example_name(kind: str) -> str:
+    return _EXAMPLE_NAMES.get(kind, "Status updates")
+
+
 class ChannelForm(forms.Form):
-    name = forms.CharField(
-        max_length=100, help_text="How the team will recognise it, e.g. “@northwind on X”."
-    )
+    name = forms.CharField(max_length=100)
     enabled = forms.BooleanField(required=False, initial=True, help_text="Send published updates here.")
     dry_run = forms.BooleanField(
         required=False, label="Dry run", help_text="Record exactly what would be sent, and send nothing."
@@ -61,6 +77,9 @@ class ChannelForm(forms.Form):
         else:
             initial |= {f.name: f.default for f in transport.fields if f.default and not f.secret}
         super().__init__(data, initial=initial)
+        self.fields[
+            "name"
+        ].help_text = f"How the team will recognise it, e.g. “{_example_name(transport.kind)}”."
         self.transport = transport
         self.channel = channel
         for field in transport.fields:
@@ -72,6 +91,12 @@ class ChannelForm(forms.Form):
             self.channel.config if self.channel is not None and self.channel.encrypted_credentials else None
         )
         if stored is None:
+            if not cleaned.get("dry_run"):
+                for field in self.transport.fields:
+                    if field.secret and field.required and not cleaned.get(field.name):
+                        self.add_error(
+                            field.name, "Needed to post for real (a dry-run channel can do without)."
+                        )
             return cleaned
         moved = [
             f for f in self.transport.fields

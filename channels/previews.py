@@ -14,6 +14,8 @@ from channels.transports import Thread
 from incidents.documents import absolute
 from incidents.models import UpdateDraft
 from incidents.permissions import PUBLISH
+from incidents.previews import draft_document
+from incidents.signing import active_key
 from people.services import profile_for
 
 # The real link has a 12-character id: a placeholder of the same length fits exactly the same way.
@@ -39,7 +41,10 @@ def channel_previews(draft: UpdateDraft, user: User) -> list[ChannelPreview]:
     }
     profile = profile_for(user)
     url = absolute(reverse("status:update", args=[PLACEHOLDER_ID]))
-    document = {"status": draft.status, "body": draft.body}
+    key = active_key(user)
+    document = draft_document(
+        draft, profile.name, profile.title, key.kid if key else "(made on first publish)"
+    )
     previews = []
     for channel in channels:
         preview = ChannelPreview(channel)
@@ -51,6 +56,7 @@ def channel_previews(draft: UpdateDraft, user: User) -> list[ChannelPreview]:
         message = message_for(
             incident=draft.incident, status=draft.status, author_name=profile.name,
             author_title=profile.title, url=url, document=document, personal=channel.is_personal,
+            incident_status=draft.status,
         )  # fmt: skip
         thread = threads.get(channel.pk, Thread())
         try:

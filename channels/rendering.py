@@ -15,7 +15,7 @@ from incidents.models import Incident, IncidentUpdate
 
 def message_for(
     *, incident: Incident, status: str, author_name: str, author_title: str, url: str,
-    document: dict[str, Any], personal: bool,
+    document: dict[str, Any], personal: bool, incident_status: str | None = None,
 ) -> Message:  # fmt: skip
     """The one message every channel fits to itself.
 
@@ -32,7 +32,7 @@ def message_for(
         author = f"{author_name}, {author_title}" if author_title else author_name
     document = {
         **document,
-        "incident": {"id": str(incident.pk), "name": incident.title, "status": incident.status, "impact": incident.impact},
+        "incident": {"id": str(incident.pk), "name": incident.title, "status": incident_status or incident.status, "impact": incident.impact},
         "url": url,
     }  # fmt: skip
     return Message(url=url, title=title, author=author, document=document)
@@ -42,7 +42,7 @@ def render(update: IncidentUpdate, channel: Channel) -> Message:
     return message_for(
         incident=update.incident, status=update.status, author_name=update.author_name,
         author_title=update.author_title, url=absolute(reverse("status:update", args=[update.public_id])),
-        document=update_document(update), personal=channel.owner_id is not None,
+        document=update_document(update), personal=channel.owner_id is not None, incident_status=update.status,
     )  # fmt: skip
 
 

@@ -160,6 +160,16 @@ def missing_setting(exc: KeyError) -> str:
     return f"Missing setting “{exc.args[0]}”: change the channel to add it."
 
 
+def not_connected(transport: Transport) -> str:
+    """Why the channel cannot post yet (required secrets never given), or ""."""
+    missing = [
+        f.label for f in transport.fields if f.secret and f.required and not transport.credentials.get(f.name)
+    ]
+    if not missing:
+        return ""
+    return f"Not connected yet: {', '.join(missing)} missing. Change the channel to add {'it' if len(missing) == 1 else 'them'}."
+
+
 def _attempt(delivery: Delivery) -> Outcome:
     channel = delivery.channel
     try:
@@ -184,6 +194,9 @@ def _attempt(delivery: Delivery) -> Outcome:
             delivery, Delivery.State.DELIVERED, request=request, remote_id="dry-run", delivered_at=timezone.now(),
             last_error="",
         )  # fmt: skip
+    if problem := not_connected(transport):
+        _flag(channel, problem)
+        return _finish(delivery, Delivery.State.DEAD, request=request, last_error=problem)
     try:
         sent = transport.send(request, thread)
     except TransportError as exc:
@@ -325,8 +338,10 @@ class CheckResult:
 def channel_check(*, channel: Channel) -> CheckResult:
     """Test connection: one harmless authenticated call. Success also clears an old problem flag."""
     try:
-        account = transport_for(channel).check()
-        result = CheckResult(True, account)
+        transport = transport_for(channel)
+        if problem := not_connected(transport):
+            raise TransportError(problem, permanent=True)
+        result = CheckResult(True, transport.check())
     except (ChannelSetupError, TransportError) as exc:
         result = CheckResult(False, str(exc))
     except KeyError as exc:  # a required setting is missing from config

@@ -121,3 +121,27 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+_NETWORK_PROBLEMS = (
+    (("name or service not known", "nameresolution", "getaddrinfo", "name resolution", "nodename nor servname"),
+     "its address could not be found (DNS)"),
+    (("connection refused",), "the server refused the connection"),
+    (("timed out", "timeout"), "it did not answer in time"),
+    (("certificate", "ssl", "tls"), "the secure connection failed (TLS)"),
+    (("connection reset", "remotedisconnected", "connection aborted", "broken pipe"), "the connection was cut"),
+)  # fmt: skip
+
+
+def network_problem(exc: BaseException) -> str:
+    """What went wrong on the way, in words a communicator can act on, whatever library raised it."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 8:
+        seen.append(current)
+        current = current.__cause__ or current.__context__ or getattr(current, "original_exception", None)
+    text = " ".join(f"{type(e).__name__} {e}" for e in seen).lower()
+    for needles, words in _NETWORK_PROBLEMS:
+        if any(needle in text for needle in needles):
+            return words
+    return f"the network failed ({type(exc).__name__})"

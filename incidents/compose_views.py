@@ -31,8 +31,16 @@ def _user(request: HttpRequest) -> Any:
     return request.user
 
 
-@permission_required(COMPOSE)
 def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.is_authenticated and not user.has_perm(COMPOSE) and user.has_perm("incidents.view_incident"):
+        # Engineers work in the incident's admin page (progress notes, component statuses), not here.
+        return redirect("admin:incidents_incident_changelist")
+    return _dashboard(request)
+
+
+@permission_required(COMPOSE)
+def _dashboard(request: HttpRequest) -> HttpResponse:
     open_incidents = Incident.objects.exclude(status__in=Incident.CLOSED_STATUSES).order_by(
         "-detected_at", "-id"
     )
@@ -148,7 +156,7 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_object_or_404(UpdateDraft, pk=pk)
     if not reauthenticated_recently(request):
         messages.info(request, "Publishing signs in your name: please enter your password again.")
-        return reauth_redirect(reverse("manage:preview", args=[draft.pk]))
+        return reauth_redirect(reverse("manage:preview", args=[draft.pk]) + "#pv-publish")
     signature = request.POST.get("signature", "")
     version = request.POST.get("version", "")
     try:
@@ -197,6 +205,7 @@ def reauth(request: HttpRequest) -> HttpResponse:
             audit_record(
                 action=AuditEvent.Action.REAUTH, actor=user, target=user.get_username(), request=request
             )
+            messages.success(request, "Password confirmed: you can carry on for the next few minutes.")
             return redirect(next_url)
         form.add_error("password", "That password is not right.")
     return render(request, "manage/reauth.html", {"form": form, "next": next_url})

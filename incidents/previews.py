@@ -44,6 +44,26 @@ def feed_entry_xml(
     }
 
 
+def draft_document(draft: UpdateDraft, author_name: str, author_title: str, kid: str) -> dict[str, Any]:
+    """The update as the JSON API (and each channel) will carry it, with what publishing fills in marked."""
+    return {
+        "id": PENDING,
+        "incident_id": str(draft.incident_id),
+        "seq": PENDING,
+        "status": draft.status,
+        "body": draft.body,
+        "author": {"name": author_name, "title": author_title},
+        "published_at": "(the moment you publish)",
+        "next_update_at": lib.format_time(draft.next_update_at) if draft.next_update_at else None,
+        "corrects": draft.corrects.public_id if draft.corrects else None,
+        "signature": "(made when published)",
+        "kid": kid,
+        "statement_url": f"{settings.STATUSHUB_SITE_URL}/updates/{PENDING}/statement",
+        "statement_sha256": "(computed when published)",
+        "prev": "(the previous update's digest)",
+    }
+
+
 def preview_context(draft: UpdateDraft, user: User) -> dict[str, Any]:
     incident = draft.incident
     profile = profile_for(user)
@@ -69,22 +89,7 @@ def preview_context(draft: UpdateDraft, user: User) -> dict[str, Any]:
         "corrects": draft.corrects.public_id if draft.corrects else None,
         "prev": "(the previous update's digest)",
     }
-    document = {
-        "id": PENDING,
-        "incident_id": str(incident.pk),
-        "seq": PENDING,
-        "status": draft.status,
-        "body": draft.body,
-        "author": {"name": profile.name, "title": profile.title},
-        "published_at": "(the moment you publish)",
-        "next_update_at": lib.format_time(draft.next_update_at) if draft.next_update_at else None,
-        "corrects": draft.corrects.public_id if draft.corrects else None,
-        "signature": "(made when published)",
-        "kid": statement["kid"],
-        "statement_url": f"{settings.STATUSHUB_SITE_URL}/updates/{PENDING}/statement",
-        "statement_sha256": "(computed when published)",
-        "prev": "(the previous update's digest)",
-    }
+    document = draft_document(draft, profile.name, profile.title, str(statement["kid"]))
     entry = TimelineEntry(
         "update", now, draft.status, status_label, html, author, "preview", corrects=draft.corrects
     )

@@ -219,6 +219,8 @@ else:
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),  # worker remote control; default is ./control
+        # The file broker is polled: every 0.1 s rather than every second, so a publish fans out at once.
+        "polling_interval": 0.1,
     }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "statushub") or "statushub"
 CELERY_TASK_IGNORE_RESULT = True

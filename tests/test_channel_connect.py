@@ -268,3 +268,29 @@ def test_one_broken_channel_never_keeps_the_preview_from_showing(client, publish
     assert response.status_code == 200
     page = response.content.decode()
     assert "This channel cannot render the update (ValueError)" in page and "Sign and publish" in page
+
+
+def test_a_dry_run_channel_needs_no_secrets_but_a_live_one_does(client, publisher):
+    _reauth(client, publisher)
+    x_form = {"name": "@northwind on X", "enabled": "on", "username": "northwind"}
+    page = _connect(client, x_form, kind="x").content.decode()
+    assert page.count("Needed to post for real") >= 4 and not Channel.objects.exists()
+    assert _connect(client, {**x_form, "dry_run": "on"}, kind="x").status_code == 302
+    channel = Channel.objects.get()
+    result = services.channel_check(channel=channel)
+    assert not result.ok and result.message.startswith("Not connected yet: API key")
+
+
+def test_test_connection_explains_an_unreachable_service_in_plain_words(publisher):
+    channel = Channel.objects.create(kind="webhook", name="Hook", config={"url": "http://127.0.0.1:9/in"})
+    result = services.channel_check(channel=channel)
+    assert (result.ok, result.message) == (
+        False,
+        "could not reach the receiver: the server refused the connection",
+    )
+
+
+def test_an_engineer_signing_in_lands_where_they_work(client, engineer):
+    client.force_login(engineer)
+    response = client.get(reverse("manage:dashboard"))
+    assert response["Location"] == reverse("admin:incidents_incident_changelist")

@@ -98,7 +98,7 @@ def test_later_updates_comment_on_the_first_post_with_the_link_in_the_text():
 
 def test_the_text_is_the_message_field_and_long_updates_are_fitted_to_5000_characters():
     _, short = _build()
-    assert FacebookTransport.text_of(short) == FIRST
+    assert FacebookTransport.text_of(short) == f"{FIRST}\n\n[link preview] {URL}"  # as readers will see it
     assert short["shortened"] is False
 
     _, long = _build(body="We found it and are rolling back. " * 300)

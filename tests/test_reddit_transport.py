@@ -362,7 +362,10 @@ def test_it_classifies_the_token_endpoints_answers(status, payload, permanent):
 @pytest.mark.parametrize(
     ("failure", "says"),
     [
-        (requests.ConnectionError("connection refused"), "could not reach Reddit: connection refused"),
+        (
+            requests.ConnectionError("[Errno 111] Connection refused"),
+            "could not reach Reddit: the server refused the connection",
+        ),
         (requests.ReadTimeout("read timed out"), "Reddit did not answer within 10 s"),
     ],
 )

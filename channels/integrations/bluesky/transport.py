@@ -21,7 +21,7 @@ from atproto_client.exceptions import (
 )
 
 from channels.rendering import LINK_TEXT, fit
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
+from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
 
 LIMIT = 300  # graphemes; counting code points is stricter, so it never overflows
 
@@ -139,7 +139,7 @@ class BlueskyTransport(Transport):
         except BadRequestError as exc:
             raise TransportError(f"Bluesky rejected the post: {exc}", permanent=True) from exc
         except (NetworkError, InvokeTimeoutError) as exc:
-            raise TransportError(f"could not reach Bluesky: {exc}") from exc
+            raise TransportError(f"could not reach Bluesky: {network_problem(exc)}") from exc
         except RequestException as exc:  # other answers, e.g. 5xx
             raise TransportError(f"Bluesky answered an error: {exc}") from exc
 

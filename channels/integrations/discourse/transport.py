@@ -18,7 +18,16 @@ from urllib.parse import urlsplit
 import httpx
 
 from channels.rendering import LINK_TEXT, fit
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, retry_after_seconds
+from channels.transports import (
+    Field,
+    Message,
+    Sent,
+    Thread,
+    Transport,
+    TransportError,
+    network_problem,
+    retry_after_seconds,
+)
 
 LIMIT = 32000  # the forum's max_post_length, 32,000 by default
 MAX_TITLE = 255  # max_topic_title_length's default
@@ -287,7 +296,7 @@ class DiscourseTransport(Transport):
         except httpx.TimeoutException as exc:
             raise TransportError(f"Discourse did not answer within {self.timeout:.0f} s") from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"could not reach Discourse: {exc}") from exc
+            raise TransportError(f"could not reach Discourse: {network_problem(exc)}") from exc
 
     def _call(self, method: str, url: str, *, json: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self._response(method, url, json=json)

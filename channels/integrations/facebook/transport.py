@@ -14,7 +14,16 @@ from typing import Any
 import httpx
 
 from channels.rendering import fit
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, retry_after_seconds
+from channels.transports import (
+    Field,
+    Message,
+    Sent,
+    Thread,
+    Transport,
+    TransportError,
+    network_problem,
+    retry_after_seconds,
+)
 
 GRAPH = "https://graph.facebook.com"
 DEFAULT_VERSION = "v25.0"
@@ -120,7 +129,9 @@ class FacebookTransport(Transport):
 
     @staticmethod
     def text_of(request: dict[str, Any]) -> str:
-        return str(request.get("form", {}).get("message", ""))
+        form = request.get("form", {})
+        link = form.get("link")  # a post carries the link as Facebook's link preview, below the text
+        return str(form.get("message", "")) + (f"\n\n[link preview] {link}" if link else "")
 
     def _base(self) -> str:
         return str(self.config.get("api_base") or GRAPH).rstrip("/")
@@ -211,7 +222,7 @@ class FacebookTransport(Transport):
         except httpx.TimeoutException as exc:
             raise TransportError(f"Facebook did not answer within {self.timeout:.0f} s") from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"could not reach Facebook: {exc}") from exc
+            raise TransportError(f"could not reach Facebook: {network_problem(exc)}") from exc
         try:
             body = response.json()
         except ValueError:

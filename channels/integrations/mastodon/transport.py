@@ -18,7 +18,7 @@ from mastodon import (
 )
 
 from channels.rendering import fit, linked_length
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
+from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
 
 
 class MastodonTransport(Transport):
@@ -99,7 +99,9 @@ class MastodonTransport(Transport):
             raise TransportError(f"Mastodon refused: {exc}", permanent=True) from exc
         except MastodonRatelimitError as exc:
             raise TransportError("Mastodon rate limit reached", retry_after=60) from exc
-        except (MastodonServerError, MastodonNetworkError) as exc:
+        except MastodonNetworkError as exc:
+            raise TransportError(f"could not reach Mastodon: {network_problem(exc)}") from exc
+        except MastodonServerError as exc:
             raise TransportError(f"Mastodon unavailable: {exc}") from exc
         except MastodonAPIError as exc:  # 4xx such as 422 (validation): retrying sends the same thing
             raise TransportError(f"Mastodon rejected the post: {exc}", permanent=True) from exc

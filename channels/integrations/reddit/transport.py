@@ -23,7 +23,7 @@ from prawcore.sessions import FiniteRetryStrategy
 from requests import Response, Timeout
 
 from channels.rendering import LINK_TEXT, fit
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
+from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
 
 WEB = "https://www.reddit.com"
 TITLE_LIMIT = 300
@@ -240,7 +240,7 @@ class RedditTransport(Transport):
         except RequestException as exc:
             if isinstance(exc.original_exception, Timeout):
                 raise TransportError(f"Reddit did not answer within {self.timeout:.0f} s") from exc
-            raise TransportError(f"could not reach Reddit: {exc.original_exception}") from exc
+            raise TransportError(f"could not reach Reddit: {network_problem(exc)}") from exc
 
     @staticmethod
     def _answer(response: Response, subreddit: str) -> TransportError:

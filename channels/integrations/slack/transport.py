@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from channels.rendering import LINK_TEXT
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
+from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
 
 # Answers that retrying cannot fix: a human must reconnect, re-invite the app, or pick another channel.
 PERMANENT_ERRORS = {
@@ -84,4 +84,4 @@ class SlackTransport(Transport):
                 f"Slack answered {error}", retry_after=float(retry_after) if retry_after else None
             ) from exc
         except OSError as exc:  # connection refused, DNS, timeouts (urllib)
-            raise TransportError(f"could not reach Slack: {exc}") from exc
+            raise TransportError(f"could not reach Slack: {network_problem(exc)}") from exc

@@ -13,7 +13,16 @@ from typing import Any
 
 import httpx
 
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, retry_after_seconds
+from channels.transports import (
+    Field,
+    Message,
+    Sent,
+    Thread,
+    Transport,
+    TransportError,
+    network_problem,
+    retry_after_seconds,
+)
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
@@ -63,7 +72,11 @@ class WebhookTransport(Transport):
 
     @staticmethod
     def text_of(request: dict[str, Any]) -> str:
-        return str(request.get("body", ""))
+        body = str(request.get("body", ""))
+        try:  # the receiver gets compact JSON; people read it indented
+            return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        except ValueError:
+            return body
 
     def check(self) -> str:
         timestamp = int(time.time())
@@ -93,7 +106,7 @@ class WebhookTransport(Transport):
         except httpx.TimeoutException as exc:
             raise TransportError(f"timed out after {self.timeout:.0f} s") from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"could not connect: {exc}") from exc
+            raise TransportError(f"could not reach the receiver: {network_problem(exc)}") from exc
         if response.is_success:
             return Sent(remote_id=headers["webhook-id"])
         status = response.status_code

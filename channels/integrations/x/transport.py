@@ -19,7 +19,7 @@ import tweepy
 from twitter_text import parse_tweet
 
 from channels.rendering import fit
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
+from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
 
 API = "https://api.twitter.com"  # tweepy 4.17 hard-codes this inside Client.request
 LIMIT = 280
@@ -239,7 +239,7 @@ class XTransport(Transport):
         except requests.JSONDecodeError as exc:
             raise TransportError("X answered something other than JSON") from exc
         except requests.RequestException as exc:
-            raise TransportError(f"could not reach X: {exc}") from exc
+            raise TransportError(f"could not reach X: {network_problem(exc)}") from exc
 
 
 def _forbidden(detail: str) -> TransportError:
