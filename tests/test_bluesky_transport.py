@@ -199,3 +199,54 @@ def test_test_connection_reads_the_session_back():
             return_value=httpx.Response(200, json={"handle": "northwind.example", "did": DID})
         )
         assert _transport(_Sessions()).check() == f"@northwind.example on Bluesky ({DID})"
+
+
+def test_a_retry_of_a_post_that_went_out_finds_it_instead_of_posting_twice():
+    transport = _transport(_Sessions())
+    message = Message(
+        url=URL, title="T — Identified", author="Dana",
+        document={"body": "Found it.", "published_at": "2026-11-23T09:31:00Z"},
+    )  # fmt: skip
+    request = transport.build_request(message, Thread(), idempotency_key="abc123def456-7")
+    again = transport.build_request(message, Thread(), idempotency_key="abc123def456-7")
+    other = transport.build_request(message, Thread(), idempotency_key="abc123def456-8")
+    assert request["rkey"] == again["rkey"] != other["rkey"]
+    assert len(request["rkey"]) == 13 and request["rkey"][0] in "234567abcdefghij"
+
+    text = transport.text_of(request)
+    with respx.mock(assert_all_called=False) as mock:
+        _session(mock)
+        create = mock.post(f"{SERVICE}/xrpc/com.atproto.repo.createRecord").mock(
+            return_value=httpx.Response(
+                400, json={"error": "InvalidRequest", "message": "Record already exists"}
+            )
+        )
+        lookup = mock.get(f"{SERVICE}/xrpc/com.atproto.repo.getRecord").mock(
+            return_value=httpx.Response(200, json={
+                "uri": f"at://{DID}/app.bsky.feed.post/{request['rkey']}", "cid": "bafyfirst",
+                "value": {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-11-23T09:31:01Z"},
+            })
+        )  # fmt: skip
+        sent = transport.send(request, Thread())
+    assert json.loads(create.calls.last.request.content)["rkey"] == request["rkey"]
+    assert lookup.calls.last.request.url.params["rkey"] == request["rkey"]
+    assert sent.remote_id == f"at://{DID}/app.bsky.feed.post/{request['rkey']}|bafyfirst"
+
+
+def test_a_refusal_that_is_not_our_earlier_post_stays_a_refusal():
+    transport = _transport(_Sessions())
+    message = Message(url=URL, title="T", author="Dana", document={"body": "Found it."})
+    request = transport.build_request(message, Thread(), idempotency_key="k")
+    with respx.mock(assert_all_called=False) as mock:
+        _session(mock)
+        mock.post(f"{SERVICE}/xrpc/com.atproto.repo.createRecord").mock(
+            return_value=httpx.Response(400, json={"error": "InvalidRequest", "message": "Invalid record"})
+        )
+        mock.get(f"{SERVICE}/xrpc/com.atproto.repo.getRecord").mock(
+            return_value=httpx.Response(
+                400, json={"error": "RecordNotFound", "message": "Could not locate record"}
+            )
+        )
+        with pytest.raises(TransportError) as failure:
+            transport.send(request, Thread())
+    assert failure.value.permanent is True

@@ -4,10 +4,14 @@ Posts are limited to 300 graphemes; the link to the signed update travels as a l
 so it costs 13 characters, not the URL's length. Replies carry both the thread's root and parent (uri + cid).
 The session is kept between deliveries (``createSession`` is limited to 30 per 5 minutes per account) and
 refreshed by the SDK; a saved session the server no longer accepts is dropped for a fresh login.
+Each post has a record key fixed for (update, channel): a retry of a post whose answer was lost collides
+with the post that did go out, which is then found and reported instead of posting twice.
 """
 
+import hashlib
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from atproto import Client, Session, SessionEvent, client_utils, models
@@ -26,6 +30,18 @@ from channels.transports import Field, Message, Sent, Thread, Transport, Transpo
 LIMIT = 300  # graphemes; counting code points is stricter, so it never overflows
 
 T = TypeVar("T")
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable, as AT Protocol TIDs are written
+
+
+def stable_tid(key: str, published_at: str) -> str:
+    """A valid TID record key made from the update's time and the delivery's idempotency key."""
+    try:
+        micros = int(datetime.fromisoformat(published_at.replace("Z", "+00:00")).timestamp() * 1_000_000)
+    except ValueError:
+        micros = int(time.time() * 1_000_000)
+    clock = int.from_bytes(hashlib.sha256(key.encode()).digest()[:2], "big") % 1024
+    value = (micros << 10) | clock
+    return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(13)))
 
 
 def _ref(value: str) -> models.ComAtprotoRepoStrongRef.Main:
@@ -68,6 +84,7 @@ class BlueskyTransport(Transport):
             "text": text.removesuffix(LINK_TEXT),
             "link": {"text": LINK_TEXT, "url": message.url},
             "reply": {"root": thread.root_id, "parent": thread.last_id} if thread.root_id else None,
+            "rkey": stable_tid(idempotency_key, str(message.document.get("published_at", ""))),
             "shortened": shortened,
         }
 
@@ -115,13 +132,26 @@ class BlueskyTransport(Transport):
             reply = models.AppBskyFeedPost.ReplyRef(
                 root=_ref(request["reply"]["root"]), parent=_ref(request["reply"]["parent"])
             )
-        created = self._classified(
-            lambda: self._logged_in(
-                request["service"],
-                request["handle"],
-                lambda client: client.send_post(post, profile_identify=request["handle"], reply_to=reply),
+        handle = request["handle"]
+
+        def create(client: Client) -> Any:
+            record = models.AppBskyFeedPost.Record(
+                created_at=client.get_current_time_iso(),
+                text=post.build_text(),
+                facets=post.build_facets(),
+                reply=reply,
+                langs=["en"],
             )
-        )
+            try:
+                return client.app.bsky.feed.post.create(handle, record, rkey=request.get("rkey"))
+            except BadRequestError:
+                if request.get("rkey") and (
+                    ours := _already_posted(client, handle, request["rkey"], record.text)
+                ):
+                    return ours
+                raise
+
+        created = self._classified(lambda: self._logged_in(request["service"], handle, create))
         rkey = created.uri.rsplit("/", 1)[-1]
         return Sent(
             remote_id=f"{created.uri}|{created.cid}",
@@ -142,6 +172,15 @@ class BlueskyTransport(Transport):
             raise TransportError(f"could not reach Bluesky: {network_problem(exc)}") from exc
         except RequestException as exc:  # other answers, e.g. 5xx
             raise TransportError(f"Bluesky answered an error: {exc}") from exc
+
+
+def _already_posted(client: Client, handle: str, rkey: str, text: str) -> Any:
+    """Our post under this record key, if an earlier attempt did publish it."""
+    try:
+        found = client.app.bsky.feed.post.get(handle, rkey)
+    except Exception:  # best effort: without an answer, the original refusal stands
+        return None
+    return found if getattr(found.value, "text", None) == text else None
 
 
 def _reset_in(exc: RateLimitExceededError) -> float:
