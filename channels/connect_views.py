@@ -97,6 +97,7 @@ def _edit(request: HttpRequest, channel: Channel) -> HttpResponse:
             else:
                 confirm.add_error("confirm_password", "That password is not right.")
         if valid and confirm is None:
+            creating = channel.pk is None
             services.channel_save(
                 channel=channel,
                 name=form.cleaned_data["name"],
@@ -107,7 +108,8 @@ def _edit(request: HttpRequest, channel: Channel) -> HttpResponse:
                 by=user,
                 request=request,
             )
-            messages.success(request, f"Saved {channel.name}. Test the connection to be sure it works.")
+            done = "Linked" if channel.is_personal and creating else "Saved"
+            messages.success(request, f"{done} {channel.name}. Test the connection to be sure it works.")
             return redirect("manage:channels")
     context: dict[str, Any] = {
         "channel": channel,

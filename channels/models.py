@@ -81,6 +81,7 @@ class Delivery(TimeStampedModel):
     )
 
     class Meta:
+        verbose_name_plural = "deliveries"
         ordering = ["channel__kind", "channel__name"]
         constraints = [
             models.UniqueConstraint(fields=["update", "channel"], name="one_delivery_per_update_channel")

@@ -314,6 +314,8 @@ def channel_save(
         changed.append("credentials")
     # A new place (instance, channel, category, page, subreddit, account) starts its own threads; new
     # credentials alone are usually the same account's rotated keys, so threads carry on.
+    if changed and not creating:  # the last test said nothing about these settings
+        channel.checked_at, channel.check_ok, channel.check_message = None, False, ""
     if not creating and (
         set(changed) - {"name", "enabled", "dry_run", "credentials", "max_characters", "visibility"}
     ):
@@ -352,7 +354,7 @@ def channel_check(*, channel: Channel) -> CheckResult:
     fields: dict[str, Any] = {
         "checked_at": timezone.now(),
         "check_ok": result.ok,
-        "check_message": result.message[:300],
+        "check_message": (result.message[:1].upper() + result.message[1:])[:300],
     }
     if result.ok:
         fields |= {"problem": "", "problem_at": None}
