@@ -27,6 +27,7 @@ from incidents.models import (
     SigningKey,
 )
 from incidents.models.core import new_public_id
+from incidents.signals import update_published
 from people.models import AuditEvent
 from people.services import audit_record, profile_for
 from statushub.lib.signing import build_statement, parse_statement, parse_time
@@ -250,6 +251,7 @@ def update_publish(
         prev_sha256=sealed.prev,
     )
     deliveries_create(update=update)
+    transaction.on_commit(partial(update_published.send, sender=IncidentUpdate, update=update))
     audit_record(
         action=AuditEvent.Action.CORRECTION if corrects else AuditEvent.Action.PUBLISH,
         actor=author,

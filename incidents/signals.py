@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from incidents.models import (
     AffectedComponent,
@@ -21,6 +21,10 @@ from incidents.models import (
 )
 from people.models import Profile
 from statushub.lib.public_cache import bump_public_version
+
+# Sent once an update is published *and committed* (kwarg ``update``): subscribers, feeds' WebSub pings and
+# other fan-out listen here, so a rolled-back publish never mails or pings anyone.
+update_published = Signal()
 
 _PUBLIC_MODELS = (
     ComponentGroup, Component, Incident, AffectedComponent, IncidentUpdate, ProgressNote, SigningKey, Profile,

@@ -100,6 +100,9 @@ INSTALLED_APPS = [
     "incidents",
     "people",
     "channels",
+    "subscribers",
+    "alerts",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -255,3 +258,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO") or "INFO"},
 }
+
+
+# --- Subscribers: e-mail, webhook and Slack subscriptions (issue 5) --------------------------------------
+
+# --- Feeds and WebSub (issue 5) --------------------------------------------------------------------------
+
+# --- Engineers' API (issue 5) ----------------------------------------------------------------------------
+
+# --- Inbound alerts (issue 5) ----------------------------------------------------------------------------

@@ -16,6 +16,11 @@ admin.site.index_title = "Incidents, components and people"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("manage/", include("incidents.manage_urls")),
+    path("api/v2/", include("incidents.statuspage_urls")),
+    path("api/v1/", include("api.urls")),
+    path("subscribe/", include("subscribers.urls")),
+    path("hooks/alerts/", include("alerts.urls")),
+    path("", include("incidents.feed_urls")),
     # Profile photos. Behind nginx, serve MEDIA_ROOT directly instead.
     re_path(r"^media/(?P<path>people/[\w.-]+)$", media),
     path("", include("incidents.urls")),
