@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from alerts import views
+
+app_name = "alerts"
+
+urlpatterns = [
+    path("<slug:slug>/", views.receive, name="receive"),
+]

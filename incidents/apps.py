@@ -8,6 +8,7 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        import incidents.feed_tasks  # noqa: F401  (connects the WebSub ping after each publish)
         from incidents import signals  # noqa: F401  (connects cache invalidation)
         from incidents.roles import sync_role_groups
 

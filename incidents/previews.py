@@ -1,16 +1,18 @@
 """What a draft will look like once published: on the page, in the JSON, in the feeds, and the signed statement."""
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.urls import reverse
 from django.utils import timezone
-from feedgen.feed import FeedGenerator
 
-from incidents import signing
+from incidents import feeds, signing
+from incidents.documents import absolute
 from incidents.drafts import draft_components
-from incidents.models import Incident, UpdateDraft
+from incidents.models import Incident, IncidentUpdate, UpdateDraft
 from incidents.selectors import TimelineEntry
 from people.services import profile_for
 from statushub.lib import signing as lib
@@ -20,28 +22,43 @@ PENDING = "(assigned when published)"
 
 
 def feed_entry_xml(
-    *, incident: Incident, entry_id: str, title: str, html: str, author: str, at: Any
+    *,
+    incident: Incident,
+    status: str,
+    html: str,
+    author: str,
+    at: datetime,
+    components: list[dict[str, str]],
+    signer: str,
+    kid: str,
+    next_update_at: datetime | None,
+    corrects: IncidentUpdate | None,
 ) -> dict[str, str]:
-    """One feed entry as feedgen writes it, in Atom and RSS: the same code the feeds use."""
-    feed = FeedGenerator()
-    feed.id(f"{settings.STATUSHUB_SITE_URL}/")
-    feed.title(f"{settings.STATUSHUB_SITE_NAME} status")
-    feed.link(href=f"{settings.STATUSHUB_SITE_URL}/")
-    feed.description(f"{settings.STATUSHUB_SITE_NAME} status updates")
-    item = feed.add_entry()
-    item.id(entry_id)
-    item.title(title)
-    item.link(href=f"{settings.STATUSHUB_SITE_URL}/incidents/{incident.pk}/")
-    item.content(html, type="CDATA")
-    item.author({"name": author})
-    item.published(at)
-    item.updated(at)
-    atom = feed.atom_str(pretty=True).decode()
-    rss = feed.rss_str(pretty=True).decode()
-    return {
-        "atom": atom[atom.index("<entry>") : atom.index("</entry>") + len("</entry>")],
-        "rss": rss[rss.index("<item>") : rss.index("</item>") + len("</item>")],
-    }
+    """The entry as the Atom and RSS feeds will carry it, built by the feeds' own code (``incidents.feeds``)."""
+    site = settings.STATUSHUB_SITE_URL
+    entry = feeds.entry_for(
+        incident=incident,
+        public_id=PENDING,
+        status=status,
+        body_html=html,
+        author=author,
+        published=at,
+        url=f"{site}/updates/{PENDING}/",
+        json_url=f"{site}/updates/{PENDING}.json",
+        statement_url=f"{site}/updates/{PENDING}/statement",
+        signature=feeds.Signature(
+            signer=signer,
+            key=kid,
+            value="(made when published)",
+            key_url=f"{site}/.well-known/statushub/keys.json",
+        ),
+        affected_components=[
+            {"code": c["id"], "name": c["name"], "new_status": c["status"]} for c in components
+        ],
+        next_update_at=next_update_at,
+        corrects_url=absolute(reverse("status:update", args=[corrects.public_id])) if corrects else None,
+    )
+    return feeds.entry_xml(entry)
 
 
 def draft_document(draft: UpdateDraft, author_name: str, author_title: str, kid: str) -> dict[str, Any]:
@@ -102,10 +119,14 @@ def preview_context(draft: UpdateDraft, user: User) -> dict[str, Any]:
         "statement_json": json.dumps(statement, indent=2, ensure_ascii=False, sort_keys=True),
         "feeds": feed_entry_xml(
             incident=incident,
-            entry_id=f"tag:{settings.STATUSHUB_SITE_URL.split('//')[-1].split('/')[0]},2026:Update/{PENDING}",
-            title=f"{incident.title} — {status_label}",
+            status=draft.status,
             html=html,
             author=author,
             at=now,
+            components=changes,
+            signer=key.owner_name if key else profile.name,
+            kid=key.fingerprint if key else str(statement["kid"]),
+            next_update_at=draft.next_update_at,
+            corrects=draft.corrects,
         ),
     }

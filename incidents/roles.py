@@ -26,8 +26,13 @@ _COMMUNICATOR = _ENGINEER | {
 _PUBLISHER = _COMMUNICATOR | {"add_incidentupdate", "publish_update"}
 # Other apps' permissions, as "app_label.codename". Communicators see where updates go; publishers, who speak
 # for the company, connect and change the brand's channels.
-_COMMUNICATOR_OTHER = {"channels.view_channel", "channels.view_delivery"}
-_PUBLISHER_OTHER = _COMMUNICATOR_OTHER | {"channels.add_channel", "channels.change_channel"}
+_COMMUNICATOR_OTHER = {
+    "channels.view_channel", "channels.view_delivery",
+    "alerts.view_alertsource", "alerts.view_alert", "alerts.view_alertreceipt",
+}  # fmt: skip
+_PUBLISHER_OTHER = _COMMUNICATOR_OTHER | {
+    "channels.add_channel", "channels.change_channel", "alerts.add_alertsource", "alerts.change_alertsource",
+}  # fmt: skip
 
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     PUBLISHER: _PUBLISHER | _PUBLISHER_OTHER,

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from incidents.availability import recompute_component_days
+from incidents.feed_tasks import websub_ping  # noqa: F401  (Celery discovers tasks.py modules only)
 from incidents.models import Component
 from statushub.lib.public_cache import bump_public_version
 

@@ -38,6 +38,15 @@ class AuditEvent(models.Model):
         LOGIN = "login", "Publisher logged in"
         LOGIN_FAILED = "login_failed", "Failed login"
         REAUTH = "reauth", "Re-entered password to publish"
+        CHANNEL_CONNECTED = "channel.connected", "Connected a channel"
+        CHANNEL_CHANGED = "channel.changed", "Changed a channel"
+        TOKEN_CREATED = "token_created", "Created an API token"
+        TOKEN_REVOKED = "token_revoked", "Revoked an API token"
+        API_INCIDENT_OPENED = "api_incident_opened", "Opened a draft incident through the API"
+        API_NOTE_ADDED = "api_note_added", "Added a progress note through the API"
+        API_COMPONENT_STATUS = "api_component_status", "Changed a component's status through the API"
+        ALERT_INCIDENT_OPENED = "alert_incident_opened", "An alert opened a draft incident"
+        ALERT_SOURCE_SECRET = "alert_source_secret", "Made a new alert source secret"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -1,12 +1,15 @@
-"""``statushub``: verify signed StatusHub updates from anywhere, and sign with an offline key.
+"""``statushub``: verify signed StatusHub updates from anywhere, sign with an offline key, and work on
+incidents from a terminal with a personal API token.
 
 Needs no StatusHub server code and no Django: only the public endpoints described in
-``docs/signing-wire-format.md``, ``httpx`` and ``statushub.lib.signing``.
+``docs/signing-wire-format.md``, the engineers' API (``/api/v1/``), ``httpx`` and ``statushub.lib.signing``.
 
     statushub verify https://status.example/updates/42/
     statushub verify-chain https://status.example
     statushub keygen --out priya.pem
     statushub sign --key priya.pem statement.bin --out statement.sig
+    statushub incident open "Card payments failing" --severity SEV2 --component Payments
+    statushub note 42 "Rolled back to v41; error rate falling." [--public]
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ OK = "\u2714"  # ✔
 FAIL = "\u2718"  # ✘
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE = 0, 1, 2
+EXIT_USAGE = 2
 
 KEYS_PATH = "/.well-known/statushub/keys.json"
 CHAIN_PATH = "/.well-known/statushub/chain.json"
@@ -64,6 +68,10 @@ _INCIDENT_URL = re.compile(r"^(?P<site>https?://.+)/incidents/[^#]*#update-(?P<i
 
 class CliError(Exception):
     """A refusal or bad input: printed as ``error: ...`` and exit 1."""
+
+
+class UsageError(Exception):
+    """The command was not given what it needs: printed as ``error: ...`` and exit 2, like argparse's errors."""
 
 
 class FetchError(Exception):
@@ -622,6 +630,134 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- the engineers' API: incident and note ----------------------------------------------------------
+
+URL_VARIABLE, TOKEN_VARIABLE = "STATUSHUB_URL", "STATUSHUB_TOKEN"
+SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+COMPONENT_STATUSES = (
+    "operational",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+    "under_maintenance",
+)
+
+
+def _api_target(args: argparse.Namespace) -> tuple[str, str]:
+    url = (args.url or os.environ.get(URL_VARIABLE) or "").strip().rstrip("/")
+    token = (args.token or os.environ.get(TOKEN_VARIABLE) or "").strip()
+    if not url:
+        raise UsageError(
+            f"set {URL_VARIABLE} to your StatusHub address, e.g. https://status.example (or pass --url)"
+        )
+    if not re.match(r"^https?://[^/\s]+$", url):
+        raise UsageError(f"{url!r} is not a StatusHub address such as https://status.example")
+    if not token:
+        raise UsageError(f"set {TOKEN_VARIABLE} to an API token from {url}/manage/tokens/ (or pass --token)")
+    return url, token
+
+
+def api_call(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    params: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One call to ``/api/v1``; any failure becomes a ``CliError`` carrying the API's own message."""
+    url, token = _api_target(args)
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json", "Authorization": f"Bearer {token}"}
+    # No redirects: following one could turn a POST into a GET, or carry the token to another host.
+    with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, headers=headers) as client:
+        try:
+            response = client.request(method, f"{url}/api/v1{path}", json=json, params=params)
+        except httpx.HTTPError as exc:
+            raise CliError(f"cannot reach {url}: {exc.__class__.__name__}: {exc}") from exc
+    if response.is_redirect:
+        location = response.headers.get("Location", "elsewhere")
+        raise CliError(f"{url} redirects to {location}: set {URL_VARIABLE} to the address it redirects to")
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if response.status_code >= 400:
+        detail = document.get("detail") if isinstance(document, dict) else None
+        raise CliError(f"{detail or response.reason_phrase} (HTTP {response.status_code})")
+    if not isinstance(document, dict):
+        raise CliError(f"{url} did not answer with the StatusHub API's JSON: is {URL_VARIABLE} right?")
+    return document
+
+
+def _incident_number(value: str) -> int:
+    number = value.strip().removeprefix("#")
+    if not number.isdigit() or int(number) < 1:
+        raise UsageError(f"{value!r} is not an incident number (such as 42)")
+    return int(number)
+
+
+def _component(value: str) -> dict[str, str]:
+    """``NAME`` or ``NAME=STATUS``."""
+    name, sep, status = value.rpartition("=") if "=" in value else (value, "", "")
+    name, status = name.strip(), status.strip().lower()
+    if not name:
+        raise UsageError(f"--component {value!r}: give a component name, optionally NAME=STATUS")
+    if sep and status not in COMPONENT_STATUSES:
+        raise UsageError(f"--component {value!r}: the status must be one of {', '.join(COMPONENT_STATUSES)}")
+    return {"name": name, "status": status} if sep else {"name": name}
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    number = _incident_number(args.incident)
+    if not args.text.strip():
+        raise UsageError("the note is empty")
+    note = api_call(
+        args, "POST", f"/incidents/{number}/notes", json={"text": args.text, "public": bool(args.public)}
+    )
+    if note.get("on_public_timeline"):
+        where = "public"
+    elif note.get("public"):
+        where = "public, shown once the incident is public"
+    else:
+        where = "internal"
+    print(f"note {note.get('id')} posted on incident {number} ({where})")
+    return EXIT_OK
+
+
+def cmd_incident_open(args: argparse.Namespace) -> int:
+    if not args.title.strip():
+        raise UsageError("the title is empty")
+    payload: dict[str, Any] = {
+        "title": args.title,
+        "severity": args.severity,
+        "components": [_component(value) for value in args.component or []],
+    }
+    if args.note:
+        payload["note"] = args.note
+    incident = api_call(args, "POST", "/incidents", json=payload)
+    print(f"incident {incident.get('id')} opened (draft, not public): {incident.get('compose_url')}")
+    return EXIT_OK
+
+
+def cmd_incident_list(args: argparse.Namespace) -> int:
+    page = api_call(args, "GET", "/incidents", params={"status": args.status, "limit": "100"})
+    found = page.get("items")
+    items: list[Any] = found if isinstance(found, list) else []
+    for incident in items:
+        visibility = "public" if incident.get("public") else "draft"
+        print(
+            f"#{incident.get('id')}  {str(incident.get('severity')).upper()}  {incident.get('status')}  "
+            f"({visibility})  {incident.get('title')}"
+        )
+    shown = f" (showing {len(items)})" if len(items) < int(page.get("count") or 0) else ""
+    print(f"{page.get('count', len(items))} {args.status} incident(s){shown}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_incident(args: argparse.Namespace) -> int:
+    return {"open": cmd_incident_open, "list": cmd_incident_list}[args.incident_command](args)
+
+
 # --- argument parsing ---------------------------------------------------------------------------
 
 
@@ -651,6 +787,56 @@ def _configure_keygen(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help=f"your StatusHub address (default: ${URL_VARIABLE})")
+    parser.add_argument(
+        "--token",
+        help=f"an API token (default: ${TOKEN_VARIABLE}; prefer the variable: arguments show in the process list)",
+    )
+
+
+def _configure_note(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("incident", metavar="INCIDENT", help="the incident's number, e.g. 42")
+    parser.add_argument("text", metavar="TEXT", help="the note (Markdown)")
+    parser.add_argument(
+        "--public", action="store_true", help="also show it on the public timeline (default: internal)"
+    )
+    _add_api_options(parser)
+
+
+def _configure_incident(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="incident_command", required=True, metavar="ACTION")
+    opening = actions.add_parser(
+        "open", help="open a draft incident (not public until a publisher publishes)", description=(
+            "Open a draft incident. It is not public, and no component's public status changes, "
+            "until a publisher publishes its first update."
+        ),
+    )  # fmt: skip
+    opening.add_argument("title", metavar="TITLE")
+    opening.add_argument(
+        "--severity",
+        required=True,
+        type=str.lower,
+        choices=SEVERITIES,
+        metavar="SEV1..SEV4",
+        help="SEV1 to SEV4",
+    )
+    opening.add_argument(
+        "--component",
+        action="append",
+        metavar="NAME[=STATUS]",
+        help=f"an affected component, repeatable; STATUS is one of {', '.join(COMPONENT_STATUSES)} "
+        "(default: from the severity)",
+    )
+    opening.add_argument("--note", help="a first internal progress note")
+    _add_api_options(opening)
+    listing = actions.add_parser("list", help="list incidents", description="List incidents, newest first.")
+    listing.add_argument(
+        "--status", default="open", choices=("open", "closed", "all"), help="which incidents (default: open)"
+    )
+    _add_api_options(listing)
+
+
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 COMMANDS: dict[str, Command] = {
@@ -662,11 +848,19 @@ COMMANDS: dict[str, Command] = {
     ),
     "sign": ("sign a statement with an offline key", _configure_sign, cmd_sign),
     "keygen": ("create an offline Ed25519 signing key", _configure_keygen, cmd_keygen),
+    "incident": (
+        "open a draft incident, or list incidents (needs an API token)",
+        _configure_incident,
+        cmd_incident,
+    ),
+    "note": ("post a progress note on an incident (needs an API token)", _configure_note, cmd_note),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="statushub", description="Verify and sign StatusHub updates.")
+    parser = argparse.ArgumentParser(
+        prog="statushub", description="Verify and sign StatusHub updates; open incidents and post notes."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, configure, handler) in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
@@ -686,6 +880,9 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

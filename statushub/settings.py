@@ -6,6 +6,7 @@ separate worker. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Red
 """
 
 import secrets
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -81,6 +82,12 @@ if not STATUSHUB_SITE_URL:
         "STATUSHUB_SITE_URL (the public address, e.g. https://status.example.com) must be set"
     )
 STATUSHUB_TIME_ZONE = env_str("STATUSHUB_TIME_ZONE", "Etc/UTC") or "Etc/UTC"
+try:
+    zoneinfo.ZoneInfo(STATUSHUB_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError) as _exc:
+    raise ImproperlyConfigured(
+        f"STATUSHUB_TIME_ZONE={STATUSHUB_TIME_ZONE!r} is not a time zone name (e.g. Europe/Paris)"
+    ) from _exc
 # How often an open public page asks whether anything changed (seconds).
 STATUSHUB_POLL_SECONDS = env_int("STATUSHUB_POLL_SECONDS", 15)
 # Cache-Control for public pages: short freshness, long stale-if-error so a CDN keeps serving in a crisis.
@@ -261,9 +268,96 @@ LOGGING = {
 
 
 # --- Subscribers: e-mail, webhook and Slack subscriptions (issue 5) --------------------------------------
+# Outgoing mail. EMAIL_HOST set: SMTP. EMAIL_BACKEND: any Django or django-anymail backend (e.g.
+# "anymail.backends.postmark.EmailBackend" with ANYMAIL_POSTMARK_SERVER_TOKEN). Neither: each mail is written as
+# a file under var/mail, which staff read at /subscribe/outbox/ (the demo's inbox).
+EMAIL_HOST = env_str("EMAIL_HOST") or ""
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=EMAIL_PORT == 465)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS (STARTTLS, port 587) and EMAIL_USE_SSL (port 465) exclude each other"
+    )
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+_MAIL_DOMAIN = STATUSHUB_SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or f"{STATUSHUB_SITE_NAME} status <status@{_MAIL_DOMAIN}>"
+SERVER_EMAIL = env_str("SERVER_EMAIL") or DEFAULT_FROM_EMAIL
+# Who subscriber mails come from, and where the mailto: one-click unsubscribe goes (an inbound route of your
+# mail provider pointed at /subscribe/anymail/<esp>/inbound/ acts on it; see the README).
+STATUSHUB_MAIL_FROM = env_str("STATUSHUB_MAIL_FROM") or DEFAULT_FROM_EMAIL
+STATUSHUB_MAIL_UNSUBSCRIBE_TO = env_str("STATUSHUB_MAIL_UNSUBSCRIBE_TO") or ""
+# Mails per Celery task, all over one SMTP connection.
+STATUSHUB_MAIL_BATCH_SIZE = env_int("STATUSHUB_MAIL_BATCH_SIZE", 200)
+# How long a confirmation link works.
+STATUSHUB_SUBSCRIBE_CONFIRM_HOURS = env_int("STATUSHUB_SUBSCRIBE_CONFIRM_HOURS", 72)
+# django-ratelimit rates ("count/s|m|h|d") for the subscription forms: per client IP and per e-mail address.
+STATUSHUB_SUBSCRIBE_RATE_IP = env_str("STATUSHUB_SUBSCRIBE_RATE_IP") or "20/h"
+STATUSHUB_SUBSCRIBE_RATE_ADDRESS = env_str("STATUSHUB_SUBSCRIBE_RATE_ADDRESS") or "5/h"
+# Behind a proxy, the header holding the client's address (e.g. HTTP_X_FORWARDED_FOR, which must then be
+# set by your proxy alone). django_ratelimit is used as a library, not an app: its cache checks (which
+# flag Django's Redis and file caches as unofficial) do not run; the embedded file cache counts approximately.
+RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
+# Webhook and Slack subscriptions: disabled after this many failed attempts in a row (the owner is mailed).
+STATUSHUB_HOOK_MAX_FAILURES = env_int("STATUSHUB_HOOK_MAX_FAILURES", 8)
+# Let customers register http:// and private-network URLs (the embedded demo only, by default).
+STATUSHUB_HOOK_ALLOW_PRIVATE = env_bool("STATUSHUB_HOOK_ALLOW_PRIVATE", default=EMBEDDED)
+# Bounce and complaint webhooks (django-anymail): "user:password" that your provider sends as basic auth.
+# Without it the webhook URLs answer 404. Mailgun also signs its calls: give its webhook signing key.
+_ANYMAIL_SETTINGS = (
+    "WEBHOOK_SECRET", "POSTMARK_SERVER_TOKEN", "MAILGUN_API_KEY", "MAILGUN_SENDER_DOMAIN",
+    "MAILGUN_WEBHOOK_SIGNING_KEY", "MAILGUN_API_URL",
+)  # fmt: skip
+ANYMAIL = {name: env_str(f"ANYMAIL_{name}") or "" for name in _ANYMAIL_SETTINGS}
+ANYMAIL = {name: value for name, value in ANYMAIL.items() if value}
+# Re-queues subscriber mail and hook deliveries a crash left behind.
+CELERY_BEAT_SCHEDULE["sweep-subscribers"] = {"task": "subscribers.tasks.sweep", "schedule": 60.0}
+
 
 # --- Feeds and WebSub (issue 5) --------------------------------------------------------------------------
+# A WebSub hub (e.g. https://pubsubhubbub.appspot.com/) pinged after each publish with every feed it changed,
+# so readers subscribed through the hub get the update in seconds instead of at their next poll. Empty: off.
+STATUSHUB_WEBSUB_HUB = (env_str("STATUSHUB_WEBSUB_HUB", "") or "").strip()
+_hub_scheme, _, _hub_rest = STATUSHUB_WEBSUB_HUB.partition("://")
+if STATUSHUB_WEBSUB_HUB and (
+    _hub_scheme not in ("http", "https")
+    or not _hub_rest.split("/")[0]
+    or len(STATUSHUB_WEBSUB_HUB.split()) > 1
+):
+    raise ImproperlyConfigured(
+        f"STATUSHUB_WEBSUB_HUB must be the hub's http(s) URL, e.g. https://pubsubhubbub.appspot.com/, "
+        f"not {STATUSHUB_WEBSUB_HUB!r}"
+    )
 
 # --- Engineers' API (issue 5) ----------------------------------------------------------------------------
+# django-ninja as an app only so its docs page loads Swagger UI from our static files, not from a CDN.
+INSTALLED_APPS.append("ninja")
+# Personal API tokens: how long a new one lives unless its owner picks otherwise, and the longest allowed.
+STATUSHUB_API_TOKEN_DEFAULT_DAYS = env_int("STATUSHUB_API_TOKEN_DEFAULT_DAYS", 90)
+STATUSHUB_API_TOKEN_MAX_DAYS = env_int("STATUSHUB_API_TOKEN_MAX_DAYS", 365)
+if not 1 <= STATUSHUB_API_TOKEN_DEFAULT_DAYS <= STATUSHUB_API_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured(
+        "STATUSHUB_API_TOKEN_DEFAULT_DAYS must be between 1 and STATUSHUB_API_TOKEN_MAX_DAYS"
+    )
 
 # --- Inbound alerts (issue 5) ----------------------------------------------------------------------------
+# Largest webhook body accepted from Alertmanager, Grafana or a generic sender; a bigger one gets 413.
+STATUSHUB_ALERTS_MAX_BODY_BYTES = env_int("STATUSHUB_ALERTS_MAX_BODY_BYTES", 1024 * 1024)
+# django-ratelimit rate ("count/s|m|h|d") per client address and alert source; over it the sender gets 429.
+STATUSHUB_ALERTS_RATE = env_str("STATUSHUB_ALERTS_RATE") or "120/m"
+# Generic signed alerts: how far webhook-timestamp may be from our clock, so a captured request cannot be replayed.
+STATUSHUB_ALERTS_SIGNATURE_TOLERANCE_SECONDS = env_int("STATUSHUB_ALERTS_SIGNATURE_TOLERANCE_SECONDS", 300)
+# How long every received alert webhook (with its body) is kept for inspection: admin → Alert receipts.
+STATUSHUB_ALERTS_KEEP_DAYS = env_int("STATUSHUB_ALERTS_KEEP_DAYS", 30)
+CELERY_BEAT_SCHEDULE["prune-alert-receipts"] = {"task": "alerts.tasks.prune_receipts", "schedule": 3600.0}
+# httpx logs every request's full URL at INFO; a Slack incoming-webhook URL is a secret (anyone holding it can
+# post), as are tokens some services put in URLs. Requests are logged by the code that makes them, without.
+LOGGING.setdefault("loggers", {})["httpx"] = {"level": "WARNING"}  # type: ignore[index]

@@ -15,6 +15,7 @@ admin.site.index_title = "Incidents, components and people"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("manage/tokens/", include("api.manage_urls")),
     path("manage/", include("incidents.manage_urls")),
     path("api/v2/", include("incidents.statuspage_urls")),
     path("api/v1/", include("api.urls")),

@@ -31,3 +31,24 @@ def test_typos_in_booleans_and_integers_fail_loudly(monkeypatch):
 def test_lists_are_comma_separated(monkeypatch):
     monkeypatch.setenv("HOSTS", "a.example, b.example,,")
     assert env_list("HOSTS", []) == ["a.example", "b.example"]
+
+
+def test_a_misspelt_time_zone_stops_startup_with_a_clear_message():
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "statushub.settings",
+        "STATUSHUB_TIME_ZONE": "Europe/Pariss",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert "STATUSHUB_TIME_ZONE='Europe/Pariss' is not a time zone name" in run.stderr

@@ -85,6 +85,22 @@ class Command(BaseCommand):
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         for username, first, last, title, group, _ in PEOPLE:
             self.stdout.write(f"  {username:<6} {first} {last}, {title} — {group or 'superuser'}")
+        self._subscribers()
+        self._alert_sources()
+
+    def _subscribers(self) -> None:
+        """One confirmed e-mail subscriber, confirmed after the seeded history so only new publishes reach them."""
+        from subscribers.models import HookSubscription, Subscriber
+
+        Subscriber.objects.all().delete()
+        HookSubscription.objects.all().delete()
+        Subscriber.objects.create(
+            email="alex@customer.example", state=Subscriber.State.ACTIVE, confirmed_at=timezone.now()
+        )
+        self.stdout.write(
+            "Demo subscriber: alex@customer.example gets every update; "
+            "read the mails (and unsubscribe in one click) at /subscribe/outbox/ as any staff login."
+        )
 
     # --- setup ---------------------------------------------------------------
     def _reset(self) -> None:
@@ -322,3 +338,18 @@ class Command(BaseCommand):
         note(41, "Fix deployed to canary (5% of renewals). No duplicates in 600 captures so far.")
         note(55, "Refunds job queued: 1,284 duplicate charges found. Dry run matches finance's list.")
         note(70, "Canary clean for 25 minutes; rolling out to 50%.")
+
+    def _alert_sources(self) -> None:
+        """Prometheus Alertmanager as an alert source, with a known token so the README's curl opens a draft."""
+        from alerts.models import AlertSource
+        from alerts.services import source_issue_secret
+
+        AlertSource.objects.all().delete()
+        source = AlertSource.objects.create(
+            kind=AlertSource.Kind.ALERTMANAGER, name="Prometheus (production)", slug="prometheus",
+            component_map={"web": "Web app", "api": "Public API", "dashboard": "Dashboard", "payments": "Payments",
+                           "invoicing": "Invoicing", "email": "E-mail delivery", "webhooks": "Webhooks"},
+        )  # fmt: skip
+        demo_token = "shalert_northwind-demo-alerts"  # noqa: S105  (printed on purpose: demo only)
+        token = source_issue_secret(source=source, by=None, secret=demo_token)
+        self.stdout.write(f"Alerts: Alertmanager posts to /hooks/alerts/{source.slug}/ with Bearer {token}")

@@ -1,0 +1,78 @@
+"""Reads: who gets an update, and what the subscription forms offer."""
+
+from dataclasses import dataclass
+
+from django.db.models import Model, Q, QuerySet
+
+from incidents.models import Component, ComponentGroup, IncidentUpdate
+from subscribers.models import HookSubscription, MailDelivery, Subscriber
+
+
+@dataclass
+class ComponentChoiceGroup:
+    group: ComponentGroup | None
+    components: list[Component]
+
+
+def component_groups() -> list[ComponentChoiceGroup]:
+    """Components in page order, grouped as on the status page (one query)."""
+    groups: list[ComponentChoiceGroup] = []
+    components = Component.objects.select_related("group").order_by(
+        "group__position", "group__id", "position"
+    )
+    for component in components:
+        if not groups or groups[-1].group != component.group:
+            groups.append(ComponentChoiceGroup(component.group, []))
+        groups[-1].components.append(component)
+    return groups
+
+
+def update_component_ids(update: IncidentUpdate) -> set[int]:
+    """The components an update is about: its incident's affected ones and any whose status it changed."""
+    ids = set(update.incident.affected.values_list("component_id", flat=True))
+    for change in update.affected_components or []:
+        try:
+            ids.add(int(change["code"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return ids
+
+
+def _matching(
+    queryset: QuerySet, through: type[Model], owner_field: str, component_ids: set[int]
+) -> QuerySet:
+    # An incident naming no component may touch anything: everyone hears about it.
+    if not component_ids:
+        return queryset
+    chosen = through._default_manager.filter(component_id__in=component_ids).values(owner_field)
+    return queryset.filter(Q(all_components=True) | Q(pk__in=chosen))
+
+
+def subscribers_for(update: IncidentUpdate) -> QuerySet[Subscriber]:
+    """Confirmed subscribers who asked for this update's components, and who subscribed before it was
+    published (someone who joins later is not sent the backlog)."""
+    queryset = Subscriber.objects.filter(state=Subscriber.State.ACTIVE, confirmed_at__lte=update.created_at)
+    through = Subscriber.components.through
+    return _matching(queryset, through, "subscriber_id", update_component_ids(update)).order_by("pk")
+
+
+def hooks_for(update: IncidentUpdate) -> QuerySet[HookSubscription]:
+    queryset = HookSubscription.objects.filter(
+        state=HookSubscription.State.ACTIVE, confirmed_at__lte=update.created_at
+    )
+    through = HookSubscription.components.through
+    return _matching(queryset, through, "hooksubscription_id", update_component_ids(update)).order_by("pk")
+
+
+def thread_roots(*, incident_id: int, subscriber_ids: list[int]) -> dict[int, str]:
+    """For each subscriber, the Message-ID of the first mail they were sent about the incident (one query)."""
+    rows = (
+        MailDelivery.objects.filter(subscriber_id__in=subscriber_ids, update__incident_id=incident_id)
+        .exclude(state__in=[MailDelivery.State.SKIPPED, MailDelivery.State.DEAD])
+        .order_by("subscriber_id", "update__published_at", "update_id")
+        .values_list("subscriber_id", "message_id")
+    )
+    roots: dict[int, str] = {}
+    for subscriber_id, message_id in rows:
+        roots.setdefault(subscriber_id, message_id)
+    return roots

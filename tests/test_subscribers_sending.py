@@ -1,0 +1,250 @@
+"""Each published update is mailed once to each subscriber who asked for it, threaded per incident,
+with one-click unsubscribe headers; batches resume after a crash without mailing anyone twice."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from django.core import mail
+from django.core.mail import EmailMultiAlternatives
+from django.utils import timezone
+
+from incidents import services as incident_services
+from subscribers import sending
+from subscribers.models import Fanout, MailDelivery, Subscriber
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    from statushub.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def payments(make_component):
+    return make_component("Payments", group="Billing")
+
+
+@pytest.fixture
+def api(make_component):
+    return make_component("Public API", group="Core")
+
+
+def _subscriber(email: str, *components, state: str = "active", days_ago: int = 1) -> Subscriber:
+    subscriber = Subscriber.objects.create(
+        email=email, state=state, all_components=not components,
+        confirmed_at=timezone.now() - timedelta(days=days_ago) if state == "active" else None,
+    )  # fmt: skip
+    subscriber.components.set(components)
+    return subscriber
+
+
+def _publish(incident, publisher, body="We found the cause.", status="identified", **kwargs):
+    return incident_services.update_publish(
+        incident=incident, author=publisher, status=status, body=body, **kwargs
+    )
+
+
+def _payments_incident(make_incident, payments):
+    incident = make_incident(public=False, title="Payments <failing> & slow")
+    incident.affected.create(component=payments, status="partial_outage")
+    return incident
+
+
+def test_a_publish_mails_each_subscriber_who_asked_for_it_exactly_once(
+    make_incident, publisher, payments, api, eager, django_capture_on_commit_callbacks
+):
+    everything = _subscriber("all@example.com")
+    _subscriber("payments@example.com", payments)
+    _subscriber("api@example.com", api)
+    _subscriber("pending@example.com", state="pending")
+    _subscriber("left@example.com", state="unsubscribed")
+    incident = _payments_incident(make_incident, payments)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update = _publish(incident, publisher)
+    sending.fanout(update.pk)  # a duplicated task, or the sweeper, must not mail anyone again
+    for delivery in MailDelivery.objects.all():
+        sending.send_batch([delivery.pk])
+
+    assert sorted(m.to[0] for m in mail.outbox) == ["all@example.com", "payments@example.com"]
+    assert set(MailDelivery.objects.values_list("state", flat=True)) == {"sent"}
+    assert Fanout.objects.get(update=update).completed_at is not None
+    # Someone who confirms after an update was published is not sent it.
+    late = _subscriber("late@example.com", days_ago=0)
+    late.confirmed_at = timezone.now() + timedelta(seconds=1)
+    late.save()
+    sending.fanout(update.pk)
+    assert not MailDelivery.objects.filter(subscriber=late).exists()
+    assert everything.deliveries.count() == 1
+
+
+def test_an_incident_naming_no_component_goes_to_everyone(make_incident, publisher, payments, eager):
+    _subscriber("payments@example.com", payments)
+    update = _publish(make_incident(public=False), publisher)
+
+    sending.fanout(update.pk)
+
+    assert [m.to for m in mail.outbox] == [["payments@example.com"]]
+
+
+def test_the_mail_carries_the_update_its_author_links_and_one_click_unsubscribe(
+    make_incident, publisher, payments, eager
+):
+    subscriber = _subscriber("kim@example.com")
+    incident = _payments_incident(make_incident, payments)
+    update = _publish(
+        incident, publisher, body="Refunds are **automatic**. <script>alert(1)</script>",
+        component_statuses={payments: "partial_outage"}, next_update_at=timezone.now() + timedelta(minutes=30),
+        author_title="VP Engineering",
+    )  # fmt: skip
+
+    sending.fanout(update.pk)
+
+    [sent] = mail.outbox
+    assert sent.subject == "[StatusHub] Payments <failing> & slow"
+    assert sent.from_email == "StatusHub status <status@localhost>"
+    assert "Refunds are **automatic**." in sent.body
+    assert "— Priya Raman, VP Engineering" in sent.body
+    assert f"http://localhost:8000/updates/{update.public_id}/" in sent.body
+    assert "Payments: Partial outage" in sent.body
+    assert "Next update by" in sent.body
+    assert isinstance(sent, EmailMultiAlternatives)
+    [(content, kind)] = sent.alternatives
+    html = str(content)
+    assert kind == "text/html"
+    assert "Payments &lt;failing&gt; &amp; slow" in html
+    assert "<strong>automatic</strong>" in html
+    assert "<script>" not in html
+    assert "Priya Raman</strong>, VP Engineering" in html
+
+    raw = message_from_bytes(sent.message().as_bytes(), policy=policy.default)
+    delivery = MailDelivery.objects.get()
+    assert (
+        raw["Message-ID"] == delivery.message_id == f"<update.{update.public_id}.{subscriber.pk}@localhost>"
+    )
+    unsubscribe = str(raw["List-Unsubscribe"])
+    https, mailto = [part.strip(" <>") for part in unsubscribe.split(",")]
+    assert https.startswith("http://localhost:8000/subscribe/unsubscribe/")
+    assert mailto.startswith("mailto:status@localhost?subject=unsubscribe%20")
+    assert raw["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert https.removeprefix("http://localhost:8000") in sent.body
+
+    from django.test import Client
+
+    Client(enforce_csrf_checks=True).post(
+        https.removeprefix("http://localhost:8000"), "List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )  # fmt: skip
+    subscriber.refresh_from_db()
+    assert subscriber.state == "unsubscribed"
+
+
+def test_later_updates_thread_under_the_first_mail_about_the_incident(
+    make_incident, publisher, payments, eager
+):
+    _subscriber("kim@example.com")
+    incident = _payments_incident(make_incident, payments)
+
+    first = _publish(incident, publisher, status="investigating", body="Looking.")
+    sending.fanout(first.pk)
+    second = _publish(incident, publisher, status="identified", body="Found it.")
+    sending.fanout(second.pk)
+    other = _publish(make_incident(public=False, title="Another"), publisher, body="Unrelated.")
+    sending.fanout(other.pk)
+
+    first_mail, second_mail, other_mail = mail.outbox
+    root = first_mail.extra_headers["Message-ID"]
+    assert "In-Reply-To" not in first_mail.extra_headers
+    assert second_mail.extra_headers["In-Reply-To"] == root
+    assert second_mail.extra_headers["References"] == root
+    assert second_mail.subject == first_mail.subject
+    assert "In-Reply-To" not in other_mail.extra_headers
+
+
+def test_a_subscriber_who_leaves_before_the_batch_runs_is_not_mailed(make_incident, publisher):
+    subscriber = _subscriber("kim@example.com")
+    update = _publish(make_incident(public=False), publisher)
+    sending.fanout(update.pk)  # queued (not eager): the batch has not run yet
+    subscriber.state = "unsubscribed"
+    subscriber.save()
+
+    delivery = MailDelivery.objects.get()
+    outcome = sending.send_batch([delivery.pk])
+
+    delivery.refresh_from_db()
+    assert (outcome.sent, delivery.state, mail.outbox) == (0, "skipped", [])
+
+
+def test_the_sweeper_resumes_a_crashed_batch_without_mailing_anyone_twice(make_incident, publisher, eager):
+    for n in range(4):
+        _subscriber(f"s{n}@example.com")
+    update = _publish(make_incident(public=False), publisher)
+    from statushub.celery import app
+
+    app.conf.task_always_eager = False  # the fan-out's batch task is "lost" in the crash
+    sending.fanout(update.pk)
+    app.conf.task_always_eager = True
+    rows = list(MailDelivery.objects.order_by("pk"))
+    long_ago = timezone.now() - timedelta(minutes=10)
+    MailDelivery.objects.filter(pk=rows[0].pk).update(state="sent", sent_at=long_ago, updated_at=long_ago)
+    MailDelivery.objects.filter(pk=rows[1].pk).update(state="sending", attempts=1, updated_at=long_ago)
+    MailDelivery.objects.filter(pk__in=[r.pk for r in rows[2:]]).update(updated_at=long_ago)
+
+    sending.sweep()
+    sending.sweep()
+
+    assert sorted(m.to[0] for m in mail.outbox) == ["s1@example.com", "s2@example.com", "s3@example.com"]
+    assert set(MailDelivery.objects.values_list("state", flat=True)) == {"sent"}
+
+
+def test_the_sweeper_fans_out_an_update_whose_task_never_ran(make_incident, publisher, eager):
+    _subscriber("kim@example.com", days_ago=2)
+    update = _publish(make_incident(public=False), publisher)
+    type(update).objects.filter(pk=update.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    assert not Fanout.objects.exists()
+
+    sending.sweep()
+
+    assert [m.to for m in mail.outbox] == [["kim@example.com"]]
+    assert Fanout.objects.filter(update=update, completed_at__isnull=False).exists()
+
+
+def test_a_publish_never_fails_because_the_broker_is_down(
+    make_incident, publisher, django_capture_on_commit_callbacks, monkeypatch
+):
+    from subscribers import tasks
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("broker away")
+
+    monkeypatch.setattr(tasks.fan_out, "delay", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        update = _publish(make_incident(public=False), publisher)
+
+    assert update.pk and not Fanout.objects.exists()  # the sweeper will fan it out
+
+
+def test_a_batch_costs_one_write_per_mail_and_a_fixed_number_of_reads(make_incident, publisher):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_to_send(count: int) -> int:
+        MailDelivery.objects.all().delete()
+        Subscriber.objects.all().delete()
+        for n in range(count):
+            _subscriber(f"s{n}@example.com")
+        update = _publish(make_incident(public=False), publisher)
+        sending.fanout(update.pk)
+        ids = list(MailDelivery.objects.filter(update=update).values_list("pk", flat=True))
+        with CaptureQueriesContext(connection) as queries:
+            assert sending.send_batch(ids).sent == count
+        return len(queries)
+
+    assert queries_to_send(10) - queries_to_send(3) == 7
