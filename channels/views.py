@@ -12,6 +12,7 @@ from channels.models import Delivery
 from channels.permissions import can_act_on_deliveries
 from incidents.models import IncidentUpdate
 from incidents.permissions import COMPOSE, permission_required
+from subscribers.selectors import update_reach
 
 
 def _context(update: IncidentUpdate) -> dict[str, object]:
@@ -20,10 +21,12 @@ def _context(update: IncidentUpdate) -> dict[str, object]:
         .select_related("channel", "posted_by")
         .order_by("channel__kind", "channel__name")
     )
+    reach, reach_open = update_reach(update)
     return {
         "update": update,
         "deliveries": deliveries,
-        "open": any(d.state in Delivery.OPEN_STATES for d in deliveries),
+        "reach": reach,
+        "open": any(d.state in Delivery.OPEN_STATES for d in deliveries) or reach_open,
         "counts": {state.label: sum(d.state == state for d in deliveries) for state in Delivery.State},
     }
 

@@ -156,7 +156,7 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_object_or_404(UpdateDraft, pk=pk)
     if not reauthenticated_recently(request):
         messages.info(request, "Publishing signs in your name: please enter your password again.")
-        return reauth_redirect(reverse("manage:preview", args=[draft.pk]))
+        return reauth_redirect(reverse("manage:preview", args=[draft.pk]) + "?confirmed=1#pv-publish")
     signature = request.POST.get("signature", "")
     version = request.POST.get("version", "")
     try:

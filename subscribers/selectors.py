@@ -76,3 +76,26 @@ def thread_roots(*, incident_id: int, subscriber_ids: list[int]) -> dict[int, st
     for subscriber_id, message_id in rows:
         roots.setdefault(subscriber_id, message_id)
     return roots
+
+
+def update_reach(update: IncidentUpdate) -> tuple[dict[str, dict[str, int]], bool]:
+    """How many subscriber mails and hook posts an update made, by state, and whether any is still on its way
+    (for the publisher's deliveries page)."""
+    from django.db.models import Count
+
+    from subscribers.models import HookDelivery, MailDelivery
+
+    def by_state(model: type[MailDelivery] | type[HookDelivery]) -> dict[str, int]:
+        rows = model.objects.filter(update=update).values("state").annotate(n=Count("id"))
+        labels = dict(model.State.choices)
+        return {str(labels[row["state"]]): row["n"] for row in rows}
+
+    still_open = (
+        MailDelivery.objects.filter(update=update, state__in=MailDelivery.OPEN_STATES).exists()
+        or HookDelivery.objects.filter(update=update, state__in=HookDelivery.OPEN_STATES).exists()
+    )
+    reach = {
+        "E-mail subscribers": by_state(MailDelivery),
+        "Webhook and Slack subscribers": by_state(HookDelivery),
+    }
+    return reach, still_open

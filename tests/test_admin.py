@@ -204,3 +204,11 @@ def test_only_a_notes_author_can_edit_it_later(client, engineer, communicator, m
     client.post(_change_url(incident), data)
     note.refresh_from_db()
     assert note.is_public is True
+
+
+def test_an_engineer_finds_api_tokens_from_the_admin(client, engineer):
+    from django.urls import reverse
+
+    client.force_login(engineer)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert f'href="{reverse("tokens:list")}"' in page and "Compose" not in page

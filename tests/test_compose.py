@@ -1,6 +1,7 @@
 """Compose → preview → publish, through the real views, for every role."""
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -83,11 +84,13 @@ def test_publishing_asks_for_the_password_again_after_ten_minutes(client, publis
 
     wrong = client.post(reverse("manage:reauth"), {"password": "nope", "next": "/manage/"})
     assert "That password is not right." in wrong.content.decode()
-    right = client.post(
-        reverse("manage:reauth"), {"password": PASSWORD, "next": reverse("manage:preview", args=[draft.pk])}
-    )
-    assert right["Location"] == reverse("manage:preview", args=[draft.pk])
+    next_url = parse_qs(urlsplit(response["Location"]).query)["next"][0]
+    right = client.post(reverse("manage:reauth"), {"password": PASSWORD, "next": next_url})
+    assert right["Location"] == reverse("manage:preview", args=[draft.pk]) + "?confirmed=1#pv-publish"
     assert AuditEvent.objects.filter(action="reauth", actor=publisher).exists()
+    back = client.get(right["Location"]).content.decode()
+    assert "Password confirmed. Nothing is published yet" in back  # beside the button, not out of sight
+    assert not IncidentUpdate.objects.filter(incident=incident).exists()
 
     published = client.post(reverse("manage:publish", args=[draft.pk]))
     assert published.status_code == 302

@@ -72,3 +72,17 @@ def test_the_outbox_says_so_when_mail_goes_to_a_real_server(admin_client, settin
     response = admin_client.get("/subscribe/outbox/")
 
     assert response.status_code == 200 and b"real mail backend" in response.content
+
+
+def test_the_publishers_deliveries_page_counts_subscriber_mails(client, publisher, make_incident):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    subscriber = Subscriber.objects.create(email="reader@example.org", confirmed_at=timezone.now())
+    update = incident_services.update_publish(
+        incident=make_incident(public=False), author=publisher, status="identified", body="Found it."
+    )
+    MailDelivery.objects.create(update=update, subscriber=subscriber, state="sent", message_id="<m@x>")
+    client.force_login(publisher)
+    page = client.get(reverse("manage:deliveries", args=[update.public_id])).content.decode()
+    assert "E-mail subscribers: sent <strong>1</strong>" in page
