@@ -923,3 +923,10 @@ def test_the_worker_pings_the_hub_for_every_feed_the_update_is_in(
     assert all(form["hub.mode"] == ["publish"] for form in forms)
     urls = [url for form in forms for url in form["hub.url"]]
     assert sorted(urls) == sorted([*topics, f"{SITE}/history.atom"])
+
+
+def test_each_components_feed_is_linked_from_the_subscribe_page(client, make_component):
+    payments = make_component("Payments")
+    page = client.get("/subscribe/").content.decode()
+    assert f'href="/components/{payments.pk}/history.atom"' in page
+    assert f'href="/components/{payments.pk}/history.rss"' in page
