@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -652,6 +653,10 @@ def _api_target(args: argparse.Namespace) -> tuple[str, str]:
         )
     if not re.match(r"^https?://[^/\s]+$", url):
         raise UsageError(f"{url!r} is not a StatusHub address such as https://status.example")
+    host = (urlsplit(url).hostname or "").lower()
+    if url.startswith("http://") and host not in ("localhost", "127.0.0.1", "::1"):
+        # The token would cross the network in clear text.
+        raise UsageError(f"{url!r} is plain http: use https:// (plain http is only for localhost)")
     if not token:
         raise UsageError(f"set {TOKEN_VARIABLE} to an API token from {url}/manage/tokens/ (or pass --token)")
     return url, token

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -71,7 +72,7 @@ def validate_target(kind: str, url: str) -> str:
     if settings.STATUSHUB_HOOK_ALLOW_PRIVATE:
         return url
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    host = (parts.hostname or "").lower().rstrip(".")
     if parts.scheme != "https":
         raise HookTargetError("Use an https:// address: updates are only sent over TLS.")
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".home.arpa")):
@@ -83,6 +84,32 @@ def validate_target(kind: str, url: str) -> str:
     if not address.is_global:
         raise HookTargetError("That address is on a private network; give one the internet can reach.")
     return url
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
+
+
+def check_destination(url: str) -> None:
+    """At send time, not only at registration: a host name can point anywhere, and can be changed later
+    (DNS rebinding). Refuse to send if the name now resolves to a private or local address."""
+    if settings.STATUSHUB_HOOK_ALLOW_PRIVATE:
+        return
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        addresses = _resolve(host, parts.port or 443)
+    except (OSError, UnicodeError) as exc:
+        raise HookError(f"could not reach it: {network_problem(exc)}") from exc
+    if not addresses or not all(_is_public(address) for address in addresses):
+        raise HookError("its address now points inside a private network, so nothing was sent")
 
 
 def display_target(kind: str, url: str) -> str:
@@ -279,6 +306,8 @@ def build_request(
 
 
 def _post(subscription: HookSubscription, request: dict[str, Any]) -> None:
+    if subscription.kind != HookSubscription.Kind.SLACK:  # Slack's URL is pinned to hooks.slack.com
+        check_destination(request["url"])
     try:
         with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
             response = client.post(
@@ -291,8 +320,11 @@ def _post(subscription: HookSubscription, request: dict[str, Any]) -> None:
     if response.is_success:
         return
     status = response.status_code
-    detail = response.text[:120].strip()
-    said = f"HTTP {status}" + (f" ({detail})" if detail else "")
+    # A webhook's answer body is never shown back: the address could be someone else's internal service.
+    # Slack's host is pinned, and its body is its error code (no_service, invalid_token…), worth showing.
+    said = f"HTTP {status}"
+    if subscription.kind == HookSubscription.Kind.SLACK and (detail := response.text[:60].strip()):
+        said += f" ({detail})"
     if subscription.kind == HookSubscription.Kind.SLACK and status in (403, 404, 410):
         # no_service, channel_is_archived, invalid_token…: the webhook was removed from the workspace.
         raise HookError(f"Slack says this webhook no longer works: {said}", gone=True)

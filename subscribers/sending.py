@@ -9,6 +9,7 @@ the state of the one message in flight; the sweeper picks up everything else.
 
 import logging
 import smtplib
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,6 +26,7 @@ from subscribers import mail, selectors
 from subscribers.hooks import enqueue_hook_delivery, hook_deliveries_sweep
 from subscribers.models import Fanout, HookDelivery, MailDelivery, Subscriber
 
+LEASE_RENEW_SECONDS = 30  # well under the sweeper's STUCK_AFTER
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
@@ -171,8 +173,21 @@ def send_batch(delivery_ids: list[int]) -> BatchOutcome:
         outcome.retry_in = _fail(rows, f"could not connect to the mail server: {_describe(exc)}")
         outcome.retry_ids = [row.pk for row in rows]
         return outcome
+    renewed = time.monotonic()
     try:
         for index, row in enumerate(rows):
+            # A slow server can make a batch outlive the sweeper's patience. Keep the claim fresh, and send a
+            # row only if it is still ours: if the sweeper handed it to another worker, that one sends it.
+            if time.monotonic() - renewed > LEASE_RENEW_SECONDS:
+                MailDelivery.objects.filter(
+                    pk__in=[r.pk for r in rows[index:]], state=MailDelivery.State.SENDING
+                ).update(updated_at=timezone.now())
+                renewed = time.monotonic()
+            still_ours = MailDelivery.objects.filter(
+                pk=row.pk, state=MailDelivery.State.SENDING, attempts=row.attempts
+            ).exists()
+            if not still_ours:
+                continue
             try:
                 message = mail.update_message(
                     update=update, subscriber=row.subscriber, message_id=row.message_id,

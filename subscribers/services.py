@@ -7,6 +7,7 @@ nor the mail behaviour tells a stranger whether an address is subscribed.
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 
 from django.db import transaction
@@ -45,6 +46,9 @@ def _apply_choice(subscriber: Subscriber, choice: Choice) -> None:
     subscriber.components.set([] if subscriber.all_components else choice.components)
 
 
+DISABLED_QUIET = timedelta(days=30)
+
+
 @transaction.atomic
 def subscriber_request(*, email: str, choice: Choice) -> Subscriber:
     """Someone asked on the public form for updates at ``email``; one mail is queued either way."""
@@ -53,6 +57,14 @@ def subscriber_request(*, email: str, choice: Choice) -> Subscriber:
     if subscriber.is_active:
         # A stranger must not change what a confirmed subscriber gets: they are only reminded of their link.
         notice = ALREADY
+    elif (
+        subscriber.state == Subscriber.State.DISABLED
+        and subscriber.disabled_at
+        and subscriber.disabled_at > timezone.now() - DISABLED_QUIET
+    ):
+        # It bounced or complained lately: mailing it again on anyone's word would hurt the sender's
+        # reputation. Nothing is sent; the page the asker sees is the same as always.
+        return subscriber
     else:
         subscriber.state = Subscriber.State.PENDING
         subscriber.save(update_fields=["state", "updated_at"])

@@ -177,3 +177,12 @@ def test_the_installed_command_reads_its_settings_from_the_environment(server, e
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("note ")
     assert ProgressNote.objects.get().text == "From a real process."
+
+
+def test_the_token_never_travels_over_plain_http_except_to_localhost(monkeypatch, capsys):
+    from statushub import cli
+
+    monkeypatch.setenv("STATUSHUB_URL", "http://status.example.com")
+    monkeypatch.setenv("STATUSHUB_TOKEN", "sh_whatever")
+    assert cli.main(["note", "1", "text"]) == 2
+    assert "plain http" in capsys.readouterr().err

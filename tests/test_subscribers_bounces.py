@@ -159,3 +159,17 @@ def test_an_unsubscribe_mailed_to_the_mailto_address_unsubscribes(client, kim, a
 
     kim.refresh_from_db()
     assert response.status_code == 200 and kim.state == "unsubscribed"
+
+
+def test_an_address_that_complained_is_not_mailed_again_on_a_strangers_word(client, kim):
+    from django.core import mail
+
+    tracking.send(
+        sender=object,
+        event=AnymailTrackingEvent(event_type=EventType.COMPLAINED, recipient=kim.email),
+        esp_name="Postmark",
+    )
+    response = client.post("/subscribe/", {"email": kim.email, "scope": "all"})
+    assert response.status_code == 302  # the same answer as for anyone else
+    kim.refresh_from_db()
+    assert kim.state == "disabled" and mail.outbox == []

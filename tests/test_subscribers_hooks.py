@@ -25,6 +25,20 @@ from subscribers.tokens import Purpose
 
 pytestmark = pytest.mark.django_db
 
+# What the receivers' host names resolve to (there is no DNS here): public, except the one that was "rebound".
+DNS = {"hooks.example.com": "93.184.215.14", "rebound.example.com": "10.0.0.5"}
+
+
+@pytest.fixture(autouse=True)
+def _dns(monkeypatch):
+    def resolve(host, port):
+        if host not in DNS:
+            raise OSError("Name or service not known")
+        return [DNS[host]]
+
+    monkeypatch.setattr(hooks, "_resolve", resolve)
+
+
 URL = "https://hooks.example.com/status/abc123"
 SLACK = "https://hooks.slack.com/services/T0001/B0001/XXXXXXXXXXXXXXXXXXXXXXXX"
 
@@ -199,11 +213,11 @@ def test_repeated_failures_disable_the_subscription_and_tell_the_owner_why(
     subscription.refresh_from_db()
     assert last.state == "dead"
     assert subscription.state == "disabled"
-    assert subscription.disabled_reason == "3 failed attempts in a row; the last: HTTP 500 (database is down)"
+    assert subscription.disabled_reason == "3 failed attempts in a row; the last: HTTP 500"
     assert HookDelivery.objects.get(pk=deliveries[0].pk).state == "skipped"  # its retry will not run
     [notice] = mail.outbox
     assert notice.to == ["ops@example.com"]
-    assert "stopped" in notice.subject and "HTTP 500 (database is down)" in notice.body
+    assert "stopped" in notice.subject and "HTTP 500" in notice.body
     manage = _found(r"http://localhost:8000(/subscribe/hooks/manage/\S+/)", notice.body)
 
     client.post(manage, {"action": "enable"})
@@ -284,3 +298,12 @@ def test_the_owner_can_make_a_new_secret_change_components_and_cancel(client, ma
     client.post(path, {"action": "cancel"})
     subscription.refresh_from_db()
     assert subscription.state == "cancelled"
+
+
+def test_a_name_that_now_points_inside_a_private_network_is_not_called(settings):
+    settings.STATUSHUB_HOOK_ALLOW_PRIVATE = False
+    with pytest.raises(hooks.HookError, match="private network"):
+        hooks.check_destination("https://rebound.example.com/in")
+    hooks.check_destination("https://hooks.example.com/in")  # public: fine
+    with pytest.raises(hooks.HookTargetError):
+        hooks.validate_target("webhook", "https://metadata.google.internal./x")  # the trailing dot trick

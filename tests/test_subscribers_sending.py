@@ -231,7 +231,8 @@ def test_a_publish_never_fails_because_the_broker_is_down(
     assert update.pk and not Fanout.objects.exists()  # the sweeper will fan it out
 
 
-def test_a_batch_costs_one_write_per_mail_and_a_fixed_number_of_reads(make_incident, publisher):
+def test_a_batch_costs_two_queries_per_mail_and_a_fixed_number_more(make_incident, publisher):
+    """Per mail: check it is still this batch's (the sweeper may have handed it on), then mark it sent."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -247,4 +248,27 @@ def test_a_batch_costs_one_write_per_mail_and_a_fixed_number_of_reads(make_incid
             assert sending.send_batch(ids).sent == count
         return len(queries)
 
-    assert queries_to_send(10) - queries_to_send(3) == 7
+    assert queries_to_send(10) - queries_to_send(3) == 14
+
+
+def test_a_row_the_sweeper_handed_on_mid_batch_is_left_to_the_other_worker(
+    make_incident, publisher, monkeypatch
+):
+    for n in range(2):
+        _subscriber(f"slow{n}@example.com")
+    update = _publish(make_incident(public=False), publisher)
+    sending.fanout(update.pk)
+    first, second = MailDelivery.objects.order_by("pk")
+    build = sending.mail.update_message
+
+    def slow_server(**kwargs):
+        # While the first mail is on its way, the sweeper decides the second is stuck and re-queues it.
+        MailDelivery.objects.filter(pk=second.pk).update(state="failed")
+        return build(**kwargs)
+
+    monkeypatch.setattr(sending.mail, "update_message", slow_server)
+    outcome = sending.send_batch([first.pk, second.pk])
+
+    assert outcome.sent == 1 and [m.to for m in mail.outbox] == [["slow0@example.com"]]
+    second.refresh_from_db()
+    assert second.state == "failed"  # the re-queued task sends it, once
