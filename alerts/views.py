@@ -9,6 +9,7 @@ import logging
 from typing import Any, TypedDict
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -60,18 +61,19 @@ def _read_body(request: HttpRequest) -> bytes | None:
     return None if len(body) > limit else body
 
 
-def _authenticate(request: HttpRequest, source: AlertSource, body: bytes) -> None:
+def _authenticate(request: HttpRequest, source: AlertSource, body: bytes) -> str:
+    """Checks the request; for signed sources, returns the message id (``webhook-id``)."""
     if source.uses_signature:
         secret = services.source_credentials(source).get("signing_secret", "")
         if not secret:
             raise auth.AuthError(
                 "no_secret", "This source has no signing secret yet: issue one in the admin."
             )
-        auth.check_signature(
+        return auth.check_signature(
             request, body, secret=secret, tolerance=settings.STATUSHUB_ALERTS_SIGNATURE_TOLERANCE_SECONDS
         )
-    else:
-        auth.check_token(request, expected_hash=source.token_hash)
+    auth.check_token(request, expected_hash=source.token_hash)
+    return ""
 
 
 @csrf_exempt
@@ -94,15 +96,24 @@ def receive(request: HttpRequest, slug: str) -> HttpResponse:
         limit = settings.STATUSHUB_ALERTS_MAX_BODY_BYTES
         return _error(413, "too_large", f"The body is over {limit} bytes: send fewer alerts per request.")
     try:
-        _authenticate(request, source, body)
+        message_id = _authenticate(request, source, body)
     except auth.AuthError as exc:
         log.warning("Alert webhook for %s refused: %s", source.slug, exc.code)
         challenge = {} if source.uses_signature else {"WWW_Authenticate": 'Bearer realm="StatusHub alerts"'}
         return _error(401, exc.code, str(exc), **challenge)
 
+    if message_id:
+        # A signed request captured on the way could be replayed while its timestamp is still fresh: each
+        # message id is taken once (for twice the tolerance, comfortably longer than it can be valid).
+        window = 2 * settings.STATUSHUB_ALERTS_SIGNATURE_TOLERANCE_SECONDS
+        if not cache.add(f"alerts:seen:{source.pk}:{message_id[:200]}", 1, timeout=window):
+            return _json(200, {"status": "duplicate", "detail": "This message id was already received."})
+    text = body.decode("utf-8", errors="replace")
     keep = _Kept(
         source=source,
-        body=body.decode("utf-8", errors="replace"),
+        body=text.replace(
+            "\x00", "\ufffd"
+        ),  # PostgreSQL text cannot hold NUL; the receipt must still be kept
         content_type=request.content_type or "",
         remote_addr=request.META.get("REMOTE_ADDR") or None,
     )
@@ -111,6 +122,8 @@ def receive(request: HttpRequest, slug: str) -> HttpResponse:
         receipt = services.receipt_refused(outcome=AlertReceipt.Outcome.DISABLED, error=detail, **keep)
         return _json(403, {"error": "source_disabled", "detail": detail, "receipt": receipt.pk})
     try:
+        if "\x00" in text or "\\u0000" in text:
+            raise payloads.PayloadError("The body contains NUL characters, which alerts cannot carry.")
         batch = payloads.parse(source.kind, body)
     except payloads.PayloadError as exc:
         receipt = services.receipt_refused(outcome=AlertReceipt.Outcome.REJECTED, error=str(exc), **keep)

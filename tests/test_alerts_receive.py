@@ -649,3 +649,25 @@ def test_both_peers_of_an_alertmanager_pair_posting_at_once_open_one_incident(al
     assert codes == [200, 200, 200, 200]
     assert Incident.objects.count() == 1 and Alert.objects.count() == 1 and ProgressNote.objects.count() == 1
     assert Alert.objects.get().times_seen == 4
+
+
+def test_a_captured_signed_request_replayed_is_taken_once(client, generic, payments):
+    from alerts.models import AlertReceipt
+
+    source, secret = generic
+    body = json.dumps(generic_payload())
+    headers = signed_headers(secret, body, msg_id="msg_replayed")
+    assert post(client, source, body, headers).json()["status"] == "accepted"
+    replay = post(client, source, body, headers)
+    assert replay.status_code == 200 and replay.json()["status"] == "duplicate"
+    assert AlertReceipt.objects.count() == 1 and ProgressNote.objects.count() == 1
+
+
+def test_a_body_with_nul_characters_is_refused_and_still_kept(client, alertmanager):
+    from alerts.models import AlertReceipt
+
+    source, token = alertmanager
+    body = json.dumps(am_payload(am_alert())).replace('"firing"', '"fir\\u0000ing"', 1)
+    response = post(client, source, body, bearer(token))
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    assert AlertReceipt.objects.get().outcome == AlertReceipt.Outcome.REJECTED
