@@ -16,6 +16,10 @@ def test_seed_demo_tells_one_crisis_and_can_be_run_again(client):
     assert active.notes.filter(is_public=False).count() >= 4
     assert {r.role for r in active.roles.all()} >= {"commander", "primary_communicator", "tech_liaison"}
     assert Component.objects.get(name="Payments").status == "partial_outage"
+    ceo = active.updates.order_by("-published_at").first()
+    assert ceo is not None and ceo.author_name == "Dana Whitfield"
+    # The promise in the words is the promise in the data (JSON, feeds and the page's "Next update by").
+    assert ceo.next_update_at is not None and f"Next update by {ceo.next_update_at:%H:%M} UTC." in ceo.body
 
     sev1 = Incident.objects.get(title="Dashboard and API unavailable")
     assert sev1.status == "postmortem"

@@ -310,6 +310,7 @@ class Command(BaseCommand):
             "We're aware some renewals were charged twice; we're investigating and will update by "
             f"{t0 + timedelta(minutes=38):%H:%M} UTC.",
             t0 + timedelta(minutes=7), component_statuses={self.components["Payments"]: S.PARTIAL_OUTAGE},
+            next_update_at=t0 + timedelta(minutes=38),
         )  # fmt: skip
         note(
             12, "Duplicates all come from renewals retried after a gateway timeout. New sign-ups unaffected."
@@ -333,7 +334,7 @@ class Command(BaseCommand):
             "**What we are doing:** we have found the cause, and every duplicate charge will be refunded "
             "automatically — you do not need to contact your bank.\n\n"
             f"Next update by {self.now + timedelta(minutes=25):%H:%M} UTC.",
-            t0 + timedelta(minutes=29),
+            t0 + timedelta(minutes=29), next_update_at=self.now + timedelta(minutes=25),
         )  # fmt: skip
         note(41, "Fix deployed to canary (5% of renewals). No duplicates in 600 captures so far.")
         note(55, "Refunds job queued: 1,284 duplicate charges found. Dry run matches finance's list.")
