@@ -6,6 +6,8 @@ answers that retrying cannot fix (bad credentials, forbidden, gone), and with ``
 service said how long to wait. Transports never touch the database: the delivery engine does.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -111,6 +113,16 @@ class Transport:
     def http(self) -> httpx.Client:
         """Every HTTP call goes through here, so none is ever made without a timeout."""
         return httpx.Client(timeout=self.timeout, headers={"User-Agent": "StatusHub/0.1 (+status page)"})
+
+    @contextmanager
+    def reaching(self, who: str) -> Iterator[None]:
+        """Network failures of the httpx calls inside, as transient errors in words a person can act on."""
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"{who} did not answer: timed out after {self.timeout:.0f} s") from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"could not reach {who}: {network_problem(exc)}") from exc
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

@@ -25,7 +25,6 @@ from channels.transports import (
     Thread,
     Transport,
     TransportError,
-    network_problem,
     retry_after_seconds,
 )
 
@@ -290,13 +289,8 @@ class DiscourseTransport(Transport):
             "Api-Username": self._username(),
             "Accept": "application/json",
         }
-        try:
-            with self.http() as client:
-                return client.request(method, url, json=json, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransportError(f"Discourse did not answer within {self.timeout:.0f} s") from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(f"could not reach Discourse: {network_problem(exc)}") from exc
+        with self.reaching("Discourse"), self.http() as client:
+            return client.request(method, url, json=json, headers=headers)
 
     def _call(self, method: str, url: str, *, json: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self._response(method, url, json=json)

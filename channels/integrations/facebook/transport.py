@@ -21,7 +21,6 @@ from channels.transports import (
     Thread,
     Transport,
     TransportError,
-    network_problem,
     retry_after_seconds,
 )
 
@@ -213,16 +212,11 @@ class FacebookTransport(Transport):
                 f"“{self._version()}” is not a Graph API version: use the form v25.0.", permanent=True
             )
         token = self.credentials.get("page_access_token", "")
-        try:
-            with self.http() as client:
-                if form is not None:  # the documented access_token parameter, in the body: never in a URL
-                    response = client.post(url, data={**form, "access_token": token})
-                else:  # reads send it as a header: URLs end up in logs
-                    response = client.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
-        except httpx.TimeoutException as exc:
-            raise TransportError(f"Facebook did not answer within {self.timeout:.0f} s") from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(f"could not reach Facebook: {network_problem(exc)}") from exc
+        with self.reaching("Facebook"), self.http() as client:
+            if form is not None:  # the documented access_token parameter, in the body: never in a URL
+                response = client.post(url, data={**form, "access_token": token})
+            else:  # reads send it as a header: URLs end up in logs
+                response = client.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
         try:
             body = response.json()
         except ValueError:

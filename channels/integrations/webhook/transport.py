@@ -11,8 +11,6 @@ import json
 import time
 from typing import Any
 
-import httpx
-
 from channels.transports import (
     Field,
     Message,
@@ -20,7 +18,6 @@ from channels.transports import (
     Thread,
     Transport,
     TransportError,
-    network_problem,
     retry_after_seconds,
 )
 
@@ -100,13 +97,8 @@ class WebhookTransport(Transport):
             headers["webhook-signature"] = sign(
                 secret, headers["webhook-id"], int(headers["webhook-timestamp"]), request["body"]
             )
-        try:
-            with self.http() as client:
-                response = client.post(request["url"], content=request["body"].encode(), headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransportError(f"timed out after {self.timeout:.0f} s") from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(f"could not reach the receiver: {network_problem(exc)}") from exc
+        with self.reaching("the receiver"), self.http() as client:
+            response = client.post(request["url"], content=request["body"].encode(), headers=headers)
         if response.is_success:
             return Sent(remote_id=headers["webhook-id"])
         status = response.status_code
