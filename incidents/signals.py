@@ -4,9 +4,11 @@ Signals (not services) because the admin, services and tasks all write these row
 and a missed invalidation would leave the open status page showing an old state.
 """
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal, receiver
 
@@ -17,10 +19,13 @@ from incidents.models import (
     Incident,
     IncidentUpdate,
     ProgressNote,
+    PublicChange,
     SigningKey,
 )
 from people.models import Profile
 from statushub.lib.public_cache import bump_public_version
+
+log = logging.getLogger(__name__)
 
 # Sent once an update is published *and committed* (kwarg ``update``): subscribers, feeds' WebSub pings and
 # other fan-out listen here, so a rolled-back publish never mails or pings anyone.
@@ -36,3 +41,48 @@ _PUBLIC_MODELS = (
 def _bump_on_public_change(sender: type, **kwargs: Any) -> None:
     if sender in _PUBLIC_MODELS:
         transaction.on_commit(bump_public_version)
+
+
+# --- The public snapshot (incidents/snapshot.py) -----------------------------------------------------------
+
+
+def record_public_change(incident_ids: Iterable[int] = ()) -> None:
+    """Note, in the caller's transaction, what the snapshot must re-render; refresh it once that commits."""
+    ids = sorted({pk for pk in incident_ids if pk})
+    PublicChange.objects.bulk_create([PublicChange(incident_id=pk) for pk in ids] or [PublicChange()])
+    if not any(entry[1] is _refresh_snapshot for entry in connection.run_on_commit):
+        transaction.on_commit(_refresh_snapshot)
+
+
+def _refresh_snapshot() -> None:
+    from incidents.tasks import refresh_snapshot
+
+    try:
+        refresh_snapshot.delay()
+    except Exception:
+        # The broker is down: the change is recorded, and the scheduler's periodic refresh will render it.
+        log.warning("Could not queue a snapshot refresh; the periodic one will catch up", exc_info=True)
+
+
+def _incidents_touched(sender: type, instance: Any) -> Iterable[int]:
+    if sender is Incident:
+        return [instance.pk]
+    if sender in (IncidentUpdate, ProgressNote, AffectedComponent):
+        return [instance.incident_id]
+    if sender is Component:
+        # Incident pages name the components they affected.
+        return AffectedComponent.objects.filter(component_id=instance.pk).values_list(
+            "incident_id", flat=True
+        )
+    if sender is Profile:
+        # Timelines show their authors' photos.
+        updates = IncidentUpdate.objects.filter(author_id=instance.user_id)
+        return updates.values_list("incident_id", flat=True).distinct()
+    return []
+
+
+@receiver(post_save)
+@receiver(post_delete)
+def _record_for_snapshot(sender: type, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    if sender in _PUBLIC_MODELS and not raw:
+        record_public_change(_incidents_touched(sender, instance))

@@ -1,10 +1,18 @@
 """Celery tasks: load by id, call the domain, stay thin."""
 
-from celery import shared_task
+import logging
+import shlex
+import subprocess
 
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+
+from incidents import snapshot
 from incidents.availability import recompute_component_days
 from incidents.feed_tasks import websub_ping  # noqa: F401  (Celery discovers tasks.py modules only)
 from incidents.models import Component
+from incidents.signals import record_public_change
 from statushub.lib.public_cache import bump_public_version
 
 
@@ -15,6 +23,7 @@ def recompute_availability(component_id: int) -> int:
         return 0
     written = recompute_component_days(component)
     bump_public_version()
+    record_public_change()  # the availability bars
     return written
 
 
@@ -25,3 +34,39 @@ def recompute_all_availability() -> int:
         written += recompute_component_days(component)
     bump_public_version()
     return written
+
+
+log = logging.getLogger(__name__)
+_LOCK = "snapshot-refresh-lock"
+_AGAIN = "snapshot-refresh-again"
+
+
+@shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def refresh_snapshot() -> None:
+    """Bring the public snapshot up to date. One refresh runs at a time; requests made meanwhile fold into one more."""
+    cache.set(_AGAIN, 1, timeout=600)
+    while cache.get(_AGAIN):
+        if not cache.add(_LOCK, 1, timeout=300):
+            return  # the running refresh sees _AGAIN when it finishes
+        try:
+            cache.delete(_AGAIN)
+            written = snapshot.refresh(snapshot.deployment_store(), heartbeat=lambda: cache.touch(_LOCK, 300))
+        finally:
+            cache.delete(_LOCK)
+        if written and settings.STATUSHUB_EXPORT_COMMAND:
+            _push_export()
+
+
+def _push_export() -> None:
+    command = shlex.split(settings.STATUSHUB_EXPORT_COMMAND.replace("{dir}", settings.STATUSHUB_EXPORT_DIR))
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.error("The export push command failed to run: %s", exc)
+        return
+    if done.returncode != 0:
+        log.error(
+            "The export push command exited with %d: %s",
+            done.returncode,
+            done.stderr.decode(errors="replace")[-500:],
+        )

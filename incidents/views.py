@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import condition, require_safe
@@ -94,14 +94,20 @@ def incident_live(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @public
+@condition(etag_func=etag)
 def history_index(request: HttpRequest) -> HttpResponse:
+    """This month's history, the same page as /history/<year>/<month>/ (no redirect: static hosts can't)."""
     now = timezone.now()
-    return redirect("status:history-month", year=now.year, month=now.month)
+    return _history(request, now.year, now.month)
 
 
 @public
 @condition(etag_func=etag)
 def history_month(request: HttpRequest, year: int, month: int) -> HttpResponse:
+    return _history(request, year, month)
+
+
+def _history(request: HttpRequest, year: int, month: int) -> HttpResponse:
     if not (1 <= month <= 12 and 2000 <= year <= 2100):
         raise Http404("No such month")
     return render(

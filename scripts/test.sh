@@ -5,11 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_bootstrap.sh
 
-if [ ! -x /usr/bin/chromium ]; then
-    echo "==> Installing Debian's Chromium for the browser tests"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ]; then
+    echo "==> Installing Debian's Chromium (browser tests) and nginx (the shipped static-site config is tested)"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium nginx-light >/dev/null
 fi
 
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/statushub}"

@@ -792,6 +792,29 @@ def _configure_keygen(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _configure_export(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "dir", metavar="DIR", help="where the site goes, e.g. /srv/status (becomes a symbolic link)"
+    )
+    parser.add_argument("--keep", type=int, default=2, help="earlier exports kept beside it (default 2)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in cron)")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Runs where StatusHub itself runs, with the server's settings: Django's own command does the work, in a
+    process of its own, so this module stays free of Django for engineers' laptops."""
+    import subprocess
+
+    command = [sys.executable, "-m", "django", "export", args.dir, "--keep", str(args.keep)]
+    if args.no_progress:
+        command.append("--no-progress")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "statushub.settings"),
+    }
+    return EXIT_OK if subprocess.run(command, env=env, check=False).returncode == 0 else EXIT_FAILED
+
+
 def _add_api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help=f"your StatusHub address (default: ${URL_VARIABLE})")
     parser.add_argument(
@@ -859,6 +882,11 @@ COMMANDS: dict[str, Command] = {
         cmd_incident,
     ),
     "note": ("post a progress note on an incident (needs an API token)", _configure_note, cmd_note),
+    "export": (
+        "write the public site as static files for nginx, a static host or a CDN (run on the server)",
+        _configure_export,
+        cmd_export,
+    ),
 }
 
 

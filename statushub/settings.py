@@ -361,3 +361,26 @@ CELERY_BEAT_SCHEDULE["prune-alert-receipts"] = {"task": "alerts.tasks.prune_rece
 # httpx logs every request's full URL at INFO; a Slack incoming-webhook URL is a secret (anyone holding it can
 # post), as are tokens some services put in URLs. Requests are logged by the code that makes them, without.
 LOGGING.setdefault("loggers", {})["httpx"] = {"level": "WARNING"}  # type: ignore[index]
+
+
+# --- Public snapshot (issue 6) ---------------------------------------------------------------------------
+# Every public URL is rendered once per change into a snapshot and served from it without the database
+# (statushub/serving.py). With Redis, the snapshot lives there, shared by every web node: put it on the cache's
+# Redis, whose maxmemory-policy must be volatile-lru (snapshot keys carry no expiry, so they are never evicted).
+# Without Redis it is a directory, laid out as a static web server expects.
+STATUSHUB_SNAPSHOT_SERVING = env_bool("STATUSHUB_SNAPSHOT_SERVING", default=True)
+STATUSHUB_SNAPSHOT_REDIS_URL = (
+    env_str("STATUSHUB_SNAPSHOT_REDIS_URL") or env_str("CACHE_REDIS_URL") or REDIS_URL or ""
+)
+STATUSHUB_SNAPSHOT_PREFIX = env_str("STATUSHUB_SNAPSHOT_PREFIX", "statushub:snapshot") or "statushub:snapshot"
+STATUSHUB_SNAPSHOT_DIR = Path(env_str("STATUSHUB_SNAPSHOT_DIR") or VAR_DIR / "snapshot")
+# Optional: keep a static copy of the site in this directory after every change (same files as
+# `statushub export`), then run this command, e.g. "rsync -a --delete {dir}/ status-host:/srv/status/".
+STATUSHUB_EXPORT_DIR = env_str("STATUSHUB_EXPORT_DIR") or ""
+STATUSHUB_EXPORT_COMMAND = env_str("STATUSHUB_EXPORT_COMMAND") or ""
+CELERY_BEAT_SCHEDULE["refresh-snapshot"] = {
+    # Time moves the page on its own (availability bars at midnight, maintenance windows opening): re-render
+    # the site-wide files; unchanged bytes are not rewritten.
+    "task": "incidents.tasks.refresh_snapshot",
+    "schedule": 60.0,
+}

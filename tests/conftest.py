@@ -5,6 +5,7 @@ runs the incident), ``engineer`` (Marco, notes and component status only), ``adm
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -23,6 +25,7 @@ from django.utils import timezone
 
 from incidents import roles, services
 from incidents.models import Component, ComponentGroup, Incident
+from statushub.lib.snapshot_store import snapshot_store
 
 PASSWORD = "correct horse battery staple"
 CHROMIUM = "/usr/bin/chromium"
@@ -34,6 +37,7 @@ def _clean_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+    snapshot_store().clear()
 
 
 def _person(username: str, first: str, last: str, group: str | None, **extra: Any) -> User:
@@ -110,21 +114,84 @@ def make_incident(db: None, publisher: User) -> Callable[..., Incident]:
     return make
 
 
+@pytest.fixture
+def site(make_component, make_incident, publisher) -> dict[str, Any]:
+    """A small public site: a degraded component, an open and a resolved incident, and a draft nobody may see."""
+    api = make_component("Payments API")
+    services.component_set_status(component=api, status="partial_outage", by=publisher)
+    open_incident = make_incident("Card payments failing", body="We are <investigating> & on it.")
+    services.update_publish(
+        incident=open_incident, author=publisher, status="identified", body="Found it: a bad certificate."
+    )
+    resolved = make_incident("Slow dashboard", status=Incident.Status.INVESTIGATING)
+    services.update_publish(incident=resolved, author=publisher, status="resolved", body="Fixed.")
+    draft = make_incident("Not public yet", public=False)
+    return {"api": api, "open": open_incident, "resolved": resolved, "draft": draft}
+
+
 def _database_url() -> str:
     db = connection.settings_dict
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    command: list[str], *, url: str, log: Path, env: dict[str, str] | None = None
+) -> Iterator[None]:
+    """A server process (app server, nginx) that answers ``url`` before the test goes on; stopped afterwards."""
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            break
+        except httpx.TransportError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"{command[0]} did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+    try:
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+_static_collected: list[bool] = []
+
+
+def collect_static_for_subprocesses() -> None:
+    """Workers and app servers run the real settings, whose pages name static files through collectstatic's
+    manifest: collect once per test session."""
+    if not _static_collected:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "statushub.settings"}
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            env=env, check=True, cwd=Path(__file__).resolve().parent.parent,
+        )  # fmt: skip
+        _static_collected.append(True)
 
 
 @contextmanager
 def _celery_worker(tmp_path: Path, *pool: str) -> Iterator[subprocess.Popen[bytes]]:
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
         pytest.skip("needs DATABASE_URL (PostgreSQL) and REDIS_URL, as scripts/test.sh sets them")
+    collect_static_for_subprocesses()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "statushub.settings",
         "DATABASE_URL": _database_url(),
         "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         "CACHE_KEY_PREFIX": str(settings.CACHES["default"]["KEY_PREFIX"]),
+        "STATUSHUB_SNAPSHOT_PREFIX": settings.STATUSHUB_SNAPSHOT_PREFIX,
+        "STATUSHUB_SNAPSHOT_DIR": str(settings.STATUSHUB_SNAPSHOT_DIR),
         # Retries in tenths of a second, so a test can watch a delivery fail twice and succeed.
         "STATUSHUB_DELIVERY_BACKOFF_SECONDS": "0.2",
     }

@@ -14,5 +14,7 @@ STORAGES = {
 _RUN = f"test-{os.getpid()}"
 CACHES["default"]["KEY_PREFIX"] = _RUN
 CELERY_TASK_DEFAULT_QUEUE = _RUN
+STATUSHUB_SNAPSHOT_PREFIX = f"{_RUN}:snapshot"
+STATUSHUB_SNAPSHOT_DIR = STATIC_ROOT.parent / "snapshots" / _RUN
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing directory

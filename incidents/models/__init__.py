@@ -10,6 +10,7 @@ from incidents.models.core import (
     ProgressNote,
 )
 from incidents.models.signing import ChainHead, SigningKey, UpdateDraft
+from incidents.models.snapshot import PublicChange
 
 __all__ = [
     "AffectedComponent",
@@ -22,6 +23,7 @@ __all__ = [
     "IncidentRole",
     "IncidentUpdate",
     "ProgressNote",
+    "PublicChange",
     "SigningKey",
     "UpdateDraft",
 ]

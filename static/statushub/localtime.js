@@ -8,6 +8,10 @@
   var timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
 
   function localise(root) {
+    // "Checked" is when this browser last heard from the server: the page itself is the same for everyone.
+    root.querySelectorAll("time[data-checked]:not([datetime])").forEach(function (el) {
+      el.setAttribute("datetime", new Date().toISOString());
+    });
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when)) return;
@@ -26,7 +30,7 @@
   // and say so plainly when the status page itself cannot be reached.
   function markChecked(event) {
     var live = document.getElementById("live");
-    if (!live || event.detail.elt !== live) return;
+    if (!live || !event.detail.elt || event.detail.elt.id !== "live") return;
     var stamp = live.querySelector("time[data-relative]");
     var note = live.querySelector("[data-connection]");
     if (event.detail.successful) {

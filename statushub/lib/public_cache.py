@@ -6,13 +6,31 @@ read and no database query, however large the history.
 """
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.core.cache import cache
 
 _KEY = "public-version"
+# While the snapshot renders, pages carry this in place of the version; the builder then swaps in a digest of
+# the live region itself (see ``incidents/snapshot.py``).
+SNAPSHOT_PLACEHOLDER = "snapshot-live-tag"
+_snapshot_rendering: ContextVar[bool] = ContextVar("snapshot_rendering", default=False)
+
+
+@contextmanager
+def snapshot_rendering() -> Iterator[None]:
+    token = _snapshot_rendering.set(True)
+    try:
+        yield
+    finally:
+        _snapshot_rendering.reset(token)
 
 
 def public_version() -> str:
+    if _snapshot_rendering.get():
+        return SNAPSHOT_PLACEHOLDER
     version = cache.get(_KEY)
     if version is None:
         # Cache was emptied (restart, eviction): start a new version; clients simply refetch once.

@@ -1,0 +1,46 @@
+"""``statushub export DIR``: the public site as static files, byte for byte what the app serves."""
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from incidents import snapshot
+
+
+class Command(BaseCommand):
+    help = (
+        "Write every public page, feed, API document, key and statement as static files under DIR "
+        "(a symbolic link switched atomically to the new copy), ready for nginx, any static host or a CDN."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("dir", type=Path, help="where the site goes, e.g. /srv/status")
+        parser.add_argument("--keep", type=int, default=2, help="earlier exports kept beside it (default 2)")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in cron)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        bars: list[tqdm[Any]] = []
+
+        def progress(total: int) -> snapshot.Progress:
+            bar = tqdm(
+                total=total,
+                unit="incident",
+                desc="Exporting",
+                disable=options["no_progress"],
+                file=self.stderr,
+            )
+            bars.append(bar)
+            return bar.update
+
+        try:
+            done = snapshot.export(options["dir"], progress=progress, keep=options["keep"])
+        except snapshot.ExportError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            for bar in bars:
+                bar.close()
+        self.stdout.write(
+            f"Exported {done.files} files ({done.incidents} incidents) to {done.target} → {done.version_dir.name}"
+        )

@@ -1,0 +1,389 @@
+"""The public snapshot: every public URL rendered once per change, then served without the database.
+
+Each file is rendered by the very view that serves it dynamically, so the snapshot, an export and the dynamic
+page cannot drift apart. A refresh renders only what a change touched:
+
+- the site-wide files (the page, history months, the Statuspage API, page and component feeds, keys, the chain),
+  re-rendered on every refresh and rewritten only where their bytes changed;
+- the files of each incident named by a ``PublicChange`` row (its page, JSON, feeds and its updates' statements),
+  or removed when the incident is no longer public.
+
+The open page polls ``_live/?v=<tag>``; the tag is a digest of the live region itself, so the snapshot server can
+answer "nothing new" (204) for it without any shared counter.
+"""
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.http import Http404
+from django.test import RequestFactory
+from django.urls import Resolver404, resolve, reverse
+from django.utils import timezone
+from django.utils.html import escape
+
+from incidents.models import Component, Incident, IncidentUpdate, PublicChange, SigningKey
+from incidents.selectors import public_incidents
+from statushub.lib import public_cache
+from statushub.lib.snapshot_store import File, FileStore, Store, snapshot_store
+
+log = logging.getLogger(__name__)
+
+STATUSPAGE_API = (
+    "summary",
+    "status",
+    "components",
+    "incidents",
+    "incidents-unresolved",
+    "maintenances",
+    "maintenances-upcoming",
+    "maintenances-active",
+)
+LIVE_TAG = re.compile(rb'hx-get="[^"?]*\?v=([0-9a-f]{16})"')
+_factory = RequestFactory()
+BATCH = 2000  # change rows per transaction
+
+Progress = Callable[[int], object]
+
+
+class RenderError(Exception):
+    pass
+
+
+def render(path: str) -> bytes | None:
+    """The body the public view answers ``GET path`` with, or None when it answers 404."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    request = _factory.get(path)
+    try:
+        response = match.func(request, *match.args, **match.kwargs)
+    except Http404:
+        return None
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise RenderError(f"{path} answered {response.status_code}")
+    return bytes(response.content)
+
+
+def _render_live_pair(page: str, live: str) -> dict[str, bytes]:
+    """A page and its live region, both carrying the region's own digest as the poll tag."""
+    placeholder = public_cache.SNAPSHOT_PLACEHOLDER.encode()
+    page_body = live_body = None
+    for _ in range(3):
+        with public_cache.snapshot_rendering():
+            page_body, live_body = render(page), render(live)
+        if page_body is None or live_body is None:
+            return {}
+        # Rendered by two queries: if a change committed in between, the page would not contain its region.
+        if live_body.strip() in page_body:
+            break
+    assert page_body is not None and live_body is not None
+    tag = hashlib.sha256(live_body).hexdigest()[:16].encode()
+    return {page: page_body.replace(placeholder, tag), live: live_body.replace(placeholder, tag)}
+
+
+def update_permalink_page(update: IncidentUpdate) -> bytes:
+    """``/updates/<id>/`` as a file: a static host cannot answer 302, so a page that forwards at once."""
+    target = reverse("status:incident", args=[update.incident_id]) + f"#update-{update.public_id}"
+    url = escape(target)
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="refresh" content="0; url={url}"><link rel="canonical" href="{url}">'
+        f"<title>Update {escape(update.public_id)}</title></head>"
+        f'<body><p><a href="{url}">Go to this update</a></p></body></html>\n'
+    ).encode()
+
+
+def _month_key(when: datetime) -> str:
+    return f"{when.astimezone(UTC):%Y/%m}"
+
+
+def _month_path(key: str) -> str:
+    year, month = key.split("/")
+    return reverse("status:history-month", args=[int(year), int(month)])
+
+
+@dataclass
+class Rendered:
+    files: dict[str, bytes] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)
+
+
+def site_wide(months: Iterable[str]) -> dict[str, bytes]:
+    files = _render_live_pair(reverse("status:page"), reverse("status:live"))
+    current = _month_key(timezone.now())
+    for key in sorted({*months, current}):
+        body = render(_month_path(key))
+        if body is not None:
+            files[_month_path(key)] = body
+    if _month_path(current) in files:
+        files[reverse("status:history")] = files[_month_path(current)]
+    paths = [reverse(f"statuspage:{name}") for name in STATUSPAGE_API]
+    paths += [reverse("feeds:history-atom"), reverse("feeds:history-rss")]
+    for pk in Component.objects.order_by("pk").values_list("pk", flat=True):
+        paths += [reverse("feeds:component-atom", args=[pk]), reverse("feeds:component-rss", args=[pk])]
+    paths.append(reverse("status:keys"))
+    paths += [
+        reverse("status:key-pem", args=[kid]) for kid in SigningKey.objects.values_list("kid", flat=True)
+    ]
+    paths.append(reverse("status:chain"))
+    for path in paths:
+        body = render(path)
+        if body is not None:
+            files[path] = body
+    return files
+
+
+def incident_files(incident: Incident) -> dict[str, bytes]:
+    pk = incident.pk
+    files = _render_live_pair(
+        reverse("status:incident", args=[pk]), reverse("status:incident-live", args=[pk])
+    )
+    for path in (
+        reverse("status:incident-json", args=[pk]),
+        reverse("feeds:incident-atom", args=[pk]),
+        reverse("feeds:incident-rss", args=[pk]),
+    ):
+        body = render(path)
+        if body is not None:
+            files[path] = body
+    for update in incident.updates.exclude(signature="").order_by("pk"):
+        files[reverse("status:update", args=[update.public_id])] = update_permalink_page(update)
+        for name in ("status:update-statement", "status:update-json"):
+            path = reverse(name, args=[update.public_id])
+            body = render(path)
+            if body is not None:
+                files[path] = body
+    return files
+
+
+def _incident_meta_key(pk: int) -> str:
+    return f"incident-{pk}"
+
+
+def _refresh_incidents(store: Store, pks: Iterable[int], months: set[str], progress: Progress | None) -> int:
+    """Render (or remove) the files of each incident; collects the history months they touch into ``months``."""
+    written = 0
+    pks = sorted(set(pks))
+    by_pk = {incident.pk: incident for incident in public_incidents().filter(pk__in=pks)}
+    for pk in pks:
+        meta = store.get_meta(_incident_meta_key(pk))
+        before = meta if isinstance(meta, dict) else {}
+        if before.get("month"):
+            months.add(str(before["month"]))
+        incident = by_pk.get(pk)
+        files: dict[str, bytes] = {}
+        if incident is not None and incident.acknowledged_at is not None:
+            files = incident_files(incident)
+            months.add(_month_key(incident.acknowledged_at))
+        removed = set(before.get("paths", [])) - set(files)
+        written += store.write(files, removed)
+        if files:
+            month = _month_key(incident.acknowledged_at) if incident and incident.acknowledged_at else None
+            store.set_meta(_incident_meta_key(pk), {"paths": sorted(files), "month": month})
+        elif before:
+            store.set_meta(_incident_meta_key(pk), {})
+        if progress:
+            progress(1)
+    return written
+
+
+def _write_site_wide(store: Store, months: set[str]) -> int:
+    files = site_wide(months)
+    before = store.get_meta("site")
+    previous = set(before.get("paths", [])) if isinstance(before, dict) else set()
+    written = store.write(files, removed=previous - set(files))
+    store.set_meta("site", {"paths": sorted(files), "built_at": timezone.now().isoformat()})
+    return written
+
+
+def refresh(store: Store | None = None, *, heartbeat: Callable[[], object] | None = None) -> int:
+    """Catch the snapshot up with every recorded change; returns how many files were written or removed.
+
+    Runs in one Celery worker at a time (see ``tasks.refresh_snapshot``), calling ``heartbeat`` as it goes so
+    the lock outlives a long run. With no snapshot yet, builds it whole.
+    """
+    store = store or snapshot_store()
+    if store.get_meta("site") is None:
+        return build(store, progress=(lambda _: heartbeat()) if heartbeat else None)
+    written = 0
+    incidents = 0
+    while True:
+        with transaction.atomic():
+            changes = list(PublicChange.objects.select_for_update(skip_locked=True).order_by("pk")[:BATCH])
+            pks = {change.incident_id for change in changes if change.incident_id}
+            months: set[str] = set()
+            written += _refresh_incidents(store, pks, months, None)
+            if len(changes) < BATCH:
+                written += _write_site_wide(store, months)
+            PublicChange.objects.filter(pk__in=[change.pk for change in changes]).delete()
+        incidents += len(pks)
+        if heartbeat:
+            heartbeat()
+        if len(changes) < BATCH:
+            break
+    if written:
+        log.info(
+            "Snapshot refreshed: %d files written or removed, %d incidents re-rendered", written, incidents
+        )
+    return written
+
+
+def all_incident_pks() -> list[int]:
+    return list(public_incidents().order_by("pk").values_list("pk", flat=True))
+
+
+def build(
+    store: Store,
+    *,
+    progress: Progress | None = None,
+    pks: list[int] | None = None,
+    consume_changes: bool = True,
+) -> int:
+    """Render every public file into ``store`` and remove any it holds that are no longer public.
+
+    ``consume_changes``: the recorded changes are now in ``store`` (true of the deployment's own store only).
+    """
+    recorded = PublicChange.objects.aggregate(last=Max("pk"))["last"] if consume_changes else None
+    pks = all_incident_pks() if pks is None else pks
+    months: set[str] = set()
+    written = 0
+    for chunk in _chunks(pks, 200):
+        written += _refresh_incidents(store, chunk, months, progress)
+    written += _write_site_wide(store, months)
+    kept = _kept_paths(store, pks)
+    stale = [path for path in store.paths() if path not in kept]
+    written += store.write({}, removed=stale)
+    if recorded is not None:
+        # Changes recorded before the build began are in it; later ones wait for the next refresh.
+        PublicChange.objects.filter(pk__lte=recorded).delete()
+    return written
+
+
+def _kept_paths(store: Store, pks: list[int]) -> set[str]:
+    kept: set[str] = set()
+    for key in ["site", *(_incident_meta_key(pk) for pk in pks)]:
+        meta = store.get_meta(key)
+        if isinstance(meta, dict):
+            kept.update(meta.get("paths", []))
+    return kept
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def live_tag(body: bytes) -> str | None:
+    found = LIVE_TAG.search(body, 0, 4096)
+    return found.group(1).decode() if found else None
+
+
+class MirroredStore:
+    """The deployment's store plus a static copy kept in step (``STATUSHUB_EXPORT_DIR``). Reads use the first."""
+
+    def __init__(self, primary: Store, mirror: FileStore) -> None:
+        self.primary = primary
+        self.mirror = mirror
+
+    def read(self, path: str) -> File | None:
+        return self.primary.read(path)
+
+    def write(self, files: dict[str, bytes], removed: Iterable[str] = ()) -> int:
+        removed = list(removed)
+        self.mirror.write(files, removed)
+        return self.primary.write(files, removed)
+
+    def paths(self) -> Iterator[str]:
+        return self.primary.paths()
+
+    def get_meta(self, key: str) -> object:
+        return self.primary.get_meta(key)
+
+    def set_meta(self, key: str, value: object) -> None:
+        self.mirror.set_meta(key, value)
+        self.primary.set_meta(key, value)
+
+    def clear(self) -> None:
+        self.mirror.clear()
+        self.primary.clear()
+
+
+def deployment_store() -> Store:
+    store = snapshot_store()
+    if not settings.STATUSHUB_EXPORT_DIR:
+        return store
+    target = Path(settings.STATUSHUB_EXPORT_DIR)
+    if not target.exists():
+        export(target)
+    return MirroredStore(store, FileStore(target))
+
+
+# --- Export: the same files, for nginx, any static host or a CDN ---------------------------------------------
+
+
+class ExportError(Exception):
+    pass
+
+
+@dataclass
+class Exported:
+    target: Path
+    version_dir: Path
+    files: int
+    incidents: int
+
+
+def export(target: Path, *, progress: Callable[[int], Progress] | None = None, keep: int = 2) -> Exported:
+    """Write the whole public site under ``target``, then switch to it at once.
+
+    ``target`` becomes a symbolic link to a fresh directory beside it; replacing the link is atomic, so a web
+    server reading ``target`` sees the old site or the new one, never half of each. The previous ``keep``
+    versions stay (to roll back by hand), older ones are removed.
+    """
+    target = Path(os.path.abspath(target))
+    if target.exists() and not target.is_symlink():
+        if not target.is_dir() or any(target.iterdir()):
+            raise ExportError(
+                f"{target} already exists and is not a StatusHub export. Give a new path, or remove it first."
+            )
+        target.rmdir()
+    versions = target.parent / f".{target.name}.versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=versions, prefix=f"{timezone.now():%Y%m%dT%H%M%S.%f}-"))
+    try:
+        pks = all_incident_pks()
+        store = FileStore(staging)
+        build(store, progress=progress(len(pks)) if progress else None, pks=pks, consume_changes=False)
+        _copy_tree(Path(settings.STATIC_ROOT), staging / settings.STATIC_URL.strip("/"))
+        _copy_tree(Path(settings.MEDIA_ROOT) / "people", staging / "media" / "people")
+        staging.chmod(0o755)
+        link = versions / f".link-{staging.name}"
+        os.symlink(os.path.relpath(staging, target.parent), link)
+        os.replace(link, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for old in sorted(versions.iterdir(), key=lambda p: p.name)[: -(keep + 1)]:
+        if old != staging and not old.name.startswith(".link-"):
+            shutil.rmtree(old, ignore_errors=True)
+    count = sum(1 for _ in store.paths())
+    return Exported(target=target, version_dir=staging, files=count, incidents=len(pks))
+
+
+def _copy_tree(source: Path, destination: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, destination, dirs_exist_ok=True)

@@ -1,0 +1,101 @@
+"""The public site's front door: answer from the snapshot, before Django, its database, sessions or CSRF.
+
+A GET or HEAD for a path the snapshot holds is answered here with a strong ETag (304 on match), a short public
+max-age with stale-while-revalidate and stale-if-error, and no cookies. Anything else (the admin, compose
+screens, the engineers' API, forms, a path the snapshot lacks) goes on to Django unchanged. When the database is
+down, everything in the snapshot is still served.
+"""
+
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+
+from statushub.lib.snapshot_store import File, SnapshotUnavailable, headers_for, snapshot_store
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+# Query strings the snapshot cannot answer: a chain page further on is rendered on demand.
+_DYNAMIC_QUERIES = ("after=",)
+_BODILESS = {"HEAD"}
+
+
+@lru_cache(maxsize=8192)
+def _headers(path: str, site_url: str, hub: str, max_age: int) -> tuple[tuple[str, str], ...]:
+    return tuple(headers_for(path, site_url=site_url, hub=hub, max_age=max_age))
+
+
+@lru_cache(maxsize=8192)
+def _live_tag(etag: str, body: bytes) -> str | None:
+    from incidents.snapshot import live_tag
+
+    return live_tag(body)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    if if_none_match.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
+
+
+def _query_value(query: str, name: str) -> str | None:
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key == name:
+            return value
+    return None
+
+
+class SnapshotApp:
+    """WSGI middleware: the snapshot first, Django for everything it does not hold."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method in ("GET", "HEAD") and settings.STATUSHUB_SNAPSHOT_SERVING:
+            answer = self.answer(environ, start_response, head=method in _BODILESS)
+            if answer is not None:
+                return answer
+        return self.app(environ, start_response)
+
+    def answer(
+        self, environ: dict[str, Any], start_response: StartResponse, *, head: bool
+    ) -> list[bytes] | None:
+        path = environ.get("PATH_INFO") or "/"
+        query = environ.get("QUERY_STRING", "")
+        if query and any(marker in query for marker in _DYNAMIC_QUERIES):
+            return None
+        try:
+            found = snapshot_store().read(path)
+        except (SnapshotUnavailable, ValueError):
+            return None
+        if found is None:
+            return None
+        headers = [
+            *_headers(
+                path,
+                settings.STATUSHUB_SITE_URL,
+                settings.STATUSHUB_WEBSUB_HUB,
+                settings.STATUSHUB_PUBLIC_MAX_AGE,
+            ),
+            ("ETag", found.etag),
+        ]
+        if path.endswith("/_live/") and query and self._unchanged(query, found):
+            # The open page polls with the tag it shows: nothing new → nothing to swap.
+            start_response("204 No Content", [h for h in headers if h[0] != "Content-Type"])
+            return []
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match and _matches(if_none_match, found.etag):
+            start_response("304 Not Modified", [h for h in headers if h[0] != "Content-Type"])
+            return []
+        start_response("200 OK", [*headers, ("Content-Length", str(len(found.body)))])
+        return [] if head else [found.body]
+
+    @staticmethod
+    def _unchanged(query: str, found: File) -> bool:
+        shown = _query_value(query, "v")
+        return shown is not None and shown == _live_tag(found.etag, found.body)

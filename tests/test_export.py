@@ -1,0 +1,180 @@
+"""``statushub export``: the public site as static files, byte for byte what the app serves, switched atomically."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from incidents import services, snapshot, tasks
+from statushub.lib.snapshot_store import snapshot_store
+from statushub.serving import SnapshotApp
+from tests.conftest import free_port, running_server
+from tests.test_snapshot import Inner, wsgi_get
+
+pytestmark = pytest.mark.django_db
+
+REPO = Path(__file__).resolve().parent.parent
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def _exported_files(root: Path) -> dict[str, bytes]:
+    files = {}
+    for path in root.rglob("*"):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and not relative.startswith((".statushub/", "static/", "media/")):
+            files[relative] = path.read_bytes()
+    return files
+
+
+def test_the_export_holds_exactly_the_bytes_the_app_serves(site, tmp_path, capsys):
+    snapshot.build(snapshot_store())
+    app = SnapshotApp(Inner())
+    target = tmp_path / "site"
+
+    call_command("export", str(target), "--no-progress")
+
+    assert "Exported" in capsys.readouterr().out
+    assert target.is_symlink()
+    exported = _exported_files(target)
+    served_paths = sorted(snapshot_store().paths())
+    assert len(exported) == len(served_paths) > 20
+    for path in served_paths:
+        status, _, body = wsgi_get(app, path)
+        name = path.lstrip("/") + ("index.html" if path.endswith("/") else "")
+        assert status == 200 and exported[name] == body, path
+
+
+def test_a_new_export_replaces_the_old_at_once_and_keeps_the_previous_ones(site, publisher, tmp_path):
+    target = tmp_path / "site"
+    first = snapshot.export(target, keep=1)
+    services.update_publish(
+        incident=site["open"], author=publisher, status="monitoring", body="Watching closely."
+    )
+
+    second = snapshot.export(target, keep=1)
+    third = snapshot.export(target, keep=1)
+
+    assert os.path.realpath(target) == str(third.version_dir)
+    assert b"Watching closely." in (target / "incidents" / str(site["open"].pk) / "index.html").read_bytes()
+    assert second.version_dir.exists(), "the previous export stays, to roll back by hand"
+    assert not first.version_dir.exists(), "older ones are removed"
+
+
+def test_export_refuses_to_replace_a_directory_that_is_not_an_export(tmp_path, site):
+    target = tmp_path / "www"
+    target.mkdir()
+    (target / "index.html").write_text("someone else's site")
+    with pytest.raises(CommandError, match="not a StatusHub export"):
+        call_command("export", str(target), "--no-progress")
+    assert (target / "index.html").read_text() == "someone else's site"
+
+
+def test_a_configured_export_is_kept_in_step_after_each_change_and_pushed(site, publisher, tmp_path):
+    target = tmp_path / "mirror"
+    pushed = tmp_path / "pushed"
+    command = f"cp {{dir}}/incidents/{site['open'].pk}/index.html {pushed}"
+    with override_settings(STATUSHUB_EXPORT_DIR=str(target), STATUSHUB_EXPORT_COMMAND=command):
+        snapshot.build(snapshot_store())
+        services.update_publish(
+            incident=site["open"], author=publisher, status="monitoring", body="Mirrored."
+        )
+        tasks.refresh_snapshot()
+
+    page = (target / "incidents" / str(site["open"].pk) / "index.html").read_bytes()
+    assert b"Mirrored." in page
+    assert pushed.read_bytes() == page, "the push command ran after the export changed"
+    served = snapshot_store().read(f"/incidents/{site['open'].pk}/")
+    assert served is not None
+    assert served.body == page
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    if not Path(NGINX).exists():
+        pytest.skip("nginx is not installed (scripts/test.sh installs it)")
+    root = tmp_path / "site"
+    port = free_port()
+    config = (REPO / "deploy" / "nginx" / "statushub-static.conf").read_text()
+    config = (
+        config.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+        .replace("/srv/statushub/site", str(root))
+        .replace("https://status.example.com", "http://localhost:8000")  # as STATUSHUB_SITE_URL in the tests
+    )
+    (tmp_path / "nginx.conf").write_text(
+        # As root, nginx's workers would drop to "nobody", who cannot read pytest's private temporary folders.
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"worker_processes 1;\nerror_log {tmp_path}/error.log;\npid {tmp_path}/nginx.pid;\n"
+        f"events {{ worker_connections 64; }}\n"
+        f"http {{\n access_log off;\n client_body_temp_path {tmp_path}/body;\n proxy_temp_path {tmp_path}/proxy;\n"
+        f" fastcgi_temp_path {tmp_path}/fcgi;\n uwsgi_temp_path {tmp_path}/uwsgi;\n scgi_temp_path {tmp_path}/scgi;\n"
+        f"{config}\n}}\n"
+    )
+    base = f"http://127.0.0.1:{port}"
+    command = [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"]
+    with running_server(command, url=base, log=tmp_path / "nginx.out"):
+        yield root, base
+
+
+def test_nginx_with_the_shipped_config_serves_the_export_as_the_app_does(site, nginx):
+    root, base = nginx
+    snapshot.build(snapshot_store())
+    snapshot.export(root)
+    app = SnapshotApp(Inner())
+
+    for path in sorted(snapshot_store().paths()):
+        _, headers, body = wsgi_get(app, path)
+        answer = httpx.get(base + path)
+        assert answer.status_code == 200, path
+        assert answer.content == body, path
+        for name in (
+            "Content-Type",
+            "Cache-Control",
+            "Access-Control-Allow-Origin",
+            "Content-Disposition",
+            "Link",
+        ):
+            if name == "Link":
+                continue  # the app names its configured site URL; nginx the host it was asked for
+            assert answer.headers.get(name) == headers.get(name), (path, name)
+        assert "set-cookie" not in answer.headers
+
+    page = httpx.get(f"{base}/")
+    assert httpx.get(f"{base}/", headers={"If-None-Match": page.headers["etag"]}).status_code == 304
+    feed = httpx.get(f"{base}/history.atom")
+    assert feed.headers["link"] == '<http://localhost:8000/history.atom>; rel="self"'
+    assert httpx.get(f"{base}/.statushub/site.json").status_code == 404, (
+        "the export's bookkeeping stays private"
+    )
+    assert httpx.get(f"{base}/incidents/{site['draft'].pk}/").status_code == 404
+    preflight = httpx.options(f"{base}/api/v2/summary.json")
+    assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == "*"
+    assert httpx.get(f"{base}/_live/?v=anything").content == (root / "_live" / "index.html").read_bytes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_statushub_command_exports_with_a_progress_bar(site, tmp_path):
+    from tests.conftest import _database_url
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "statushub.settings",
+        "DATABASE_URL": _database_url(),
+        "STATUSHUB_SITE_URL": "http://localhost:8000",
+    }
+    done = subprocess.run(
+        [shutil.which("statushub") or "statushub", "export", str(tmp_path / "out")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Exporting" in done.stderr and "2/2" in done.stderr  # the progress bar, over both public incidents
+    assert "Exported" in done.stdout and (tmp_path / "out" / "index.html").exists()
+
+    again = subprocess.run(
+        ["statushub", "export", str(tmp_path)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 1 and "is not a StatusHub export" in again.stderr

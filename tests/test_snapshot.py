@@ -1,0 +1,265 @@
+"""The public snapshot: rendered once per change, served without Django's database, sessions or CSRF."""
+
+import re
+from collections.abc import Callable, Iterable
+from io import BytesIO
+from typing import Any
+
+import pytest
+import redis
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from incidents import services, snapshot
+from incidents.models import AffectedComponent, IncidentUpdate, PublicChange
+from statushub.lib.snapshot_store import FileStore, RedisStore, SnapshotUnavailable, snapshot_store
+from statushub.serving import SnapshotApp
+
+LIVE_V = re.compile(rb"\?v=[0-9a-z-]+")
+
+
+class Inner:
+    """Stands in for Django behind the snapshot server, recording what reached it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self.calls.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        start_response("418 I'm a teapot", [("Content-Type", "text/plain")])
+        return [b"django"]
+
+
+def wsgi_get(app: Any, path: str, method: str = "GET", **headers: str) -> tuple[int, dict[str, str], bytes]:
+    path, _, query = path.partition("?")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "status.example",
+        "SERVER_PORT": "80",
+        "wsgi.input": BytesIO(),
+        "wsgi.url_scheme": "http",
+        **{f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()},
+    }
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
+        answer["status"] = int(status.split()[0])
+        answer["headers"] = dict(response_headers)
+
+    body = b"".join(app(environ, start_response))
+    return answer["status"], answer["headers"], body
+
+
+@pytest.mark.django_db
+def test_every_file_is_what_the_public_view_answers(site):
+    store = snapshot_store()
+    snapshot.build(store)
+    client = Client()
+    paths = sorted(store.paths())
+    assert {"/", "/_live/", "/api/v2/summary.json", "/history.atom", f"/incidents/{site['open'].pk}/"} <= set(
+        paths
+    )
+    assert not [p for p in paths if p.startswith(f"/incidents/{site['draft'].pk}")], "a draft leaked"
+    for path in paths:
+        stored = store.read(path)
+        assert stored is not None
+        if path.startswith("/updates/") and path.endswith("/"):
+            target = client.get(path)["Location"]
+            assert f'url={target}"'.encode() in stored.body  # the static stand-in for the 302
+            continue
+        dynamic = client.get(path)
+        assert dynamic.status_code == 200, path
+        # The poll tag is the only difference: a digest of the live region instead of the cache's counter.
+        assert LIVE_V.sub(b"?v=", stored.body) == LIVE_V.sub(b"?v=", dynamic.content), path
+
+
+@pytest.mark.django_db
+def test_served_with_cache_headers_etag_and_no_cookie(site):
+    snapshot.build(snapshot_store())
+    inner = Inner()
+    app = SnapshotApp(inner)
+
+    status, headers, body = wsgi_get(app, "/", Cookie="sessionid=abc; csrftoken=x" + "y" * 40)
+    assert status == 200
+    assert b"Card payments failing" in body and b"We are &lt;investigating&gt; &amp; on it." in body
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert headers["Cache-Control"] == "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400"
+    assert re.fullmatch(r'"[0-9a-f]{32}"', headers["ETag"])
+    assert "Set-Cookie" not in headers and "Vary" not in headers
+    assert inner.calls == []
+
+    status, again, body = wsgi_get(app, "/", If_None_Match=f'"nope", W/{headers["ETag"]}')
+    assert (status, body) == (304, b"")
+    assert again["ETag"] == headers["ETag"]
+
+    status, head, body = wsgi_get(app, "/api/v2/summary.json", method="HEAD")
+    assert status == 200 and body == b"" and int(head["Content-Length"]) > 100
+    assert head["Access-Control-Allow-Origin"] == "*" and head["Content-Type"] == "application/json"
+
+    _, feed, _ = wsgi_get(app, "/history.atom")
+    assert feed["Content-Type"] == "application/atom+xml; charset=utf-8"
+    assert feed["Link"] == '<http://localhost:8000/history.atom>; rel="self"'
+
+    update = IncidentUpdate.objects.filter(incident=site["open"]).first()
+    assert update is not None
+    _, statement, body = wsgi_get(app, f"/updates/{update.public_id}/statement")
+    assert statement["Content-Type"] == "application/octet-stream" and body == bytes(update.statement)
+
+
+@pytest.mark.django_db
+def test_the_open_page_polls_and_hears_nothing_new_until_something_changes(site, publisher):
+    store = snapshot_store()
+    snapshot.build(store)
+    app = SnapshotApp(Inner())
+    _, _, page = wsgi_get(app, f"/incidents/{site['open'].pk}/")
+    poll = re.search(rb'hx-get="([^"]+)"', page)
+    assert poll is not None
+    assert wsgi_get(app, poll.group(1).decode())[0] == 204
+
+    services.update_publish(
+        incident=site["open"], author=publisher, status="monitoring", body="Fix is rolling out."
+    )
+    snapshot.refresh(store)
+    status, _, fresh = wsgi_get(app, poll.group(1).decode())
+    assert status == 200 and b"Fix is rolling out." in fresh
+    _, _, front = wsgi_get(app, "/")
+    assert b"Fix is rolling out." in front or b"Monitoring" in front
+
+
+@pytest.mark.django_db
+def test_what_the_snapshot_does_not_hold_goes_on_to_django(site):
+    snapshot.build(snapshot_store())
+    inner = Inner()
+    app = SnapshotApp(inner)
+    assert wsgi_get(app, "/manage/")[0] == 418
+    assert wsgi_get(app, "/subscribe/")[0] == 418
+    assert wsgi_get(app, "/api/v1/incidents")[0] == 418
+    assert wsgi_get(app, "/", method="POST")[0] == 418
+    assert wsgi_get(app, "/.well-known/statushub/chain.json?after=3")[0] == 418
+    assert wsgi_get(app, f"/incidents/{site['draft'].pk}/")[0] == 418  # Django answers its 404
+    assert wsgi_get(app, "/../etc/passwd")[0] == 418
+    assert inner.calls[0] == "GET /manage/"
+    # Cache-busting query strings do not matter.
+    assert wsgi_get(app, "/api/v2/status.json?_=123")[0] == 200
+
+
+@pytest.mark.django_db
+def test_a_refresh_renders_only_what_changed_and_removes_what_is_no_longer_public(site, publisher):
+    store = snapshot_store()
+    total = snapshot.build(store)
+    assert not PublicChange.objects.exists()
+
+    services.update_publish(
+        incident=site["resolved"], author=publisher, status="resolved", body="Postmortem soon."
+    )
+    assert PublicChange.objects.filter(incident_id=site["resolved"].pk).exists()
+    written = snapshot.refresh(store)
+    assert 0 < written < total / 2
+    incident_page = store.read(f"/incidents/{site['resolved'].pk}/")
+    assert incident_page is not None and b"Postmortem soon." in incident_page.body
+    assert not PublicChange.objects.exists()
+    assert snapshot.refresh(store) == 0, "nothing changed, nothing rewritten"
+
+    gone = site["resolved"]
+    gone_paths = [p for p in store.paths() if p.startswith(f"/incidents/{gone.pk}")]
+    statements = [f"/updates/{u.public_id}/statement" for u in gone.updates.all()]
+    gone.delete()
+    snapshot.refresh(store)
+    assert all(store.read(path) is None for path in [*gone_paths, *statements])
+    summary = store.read("/api/v2/incidents.json")
+    assert summary is not None and b"Slow dashboard" not in summary.body
+
+
+@pytest.mark.django_db
+def test_a_component_rename_reaches_the_pages_of_incidents_that_named_it(site):
+    store = snapshot_store()
+    snapshot.build(store)
+    AffectedComponent.objects.create(incident=site["open"], component=site["api"], status="partial_outage")
+    snapshot.refresh(store)
+    site["api"].name = "Payments Gateway"  # a rename in the admin: a plain save
+    site["api"].save()
+    snapshot.refresh(store)
+    page = store.read(f"/incidents/{site['open'].pk}/")
+    assert page is not None and b"Payments Gateway" in page.body
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+def test_both_stores_keep_files_atomically_and_answer_the_same(kind, tmp_path, settings):
+    if kind == "redis":
+        if not settings.STATUSHUB_SNAPSHOT_REDIS_URL:
+            pytest.skip("needs REDIS_URL")
+        store: Any = RedisStore(
+            settings.STATUSHUB_SNAPSHOT_REDIS_URL, prefix=f"{settings.STATUSHUB_SNAPSHOT_PREFIX}:t"
+        )
+    else:
+        store = FileStore(tmp_path / "site")
+    try:
+        assert store.write({"/": b"<p>home</p>", "/a/b.json": b"{}", "/updates/x/statement": b"\x00sig"}) == 3
+        assert store.write({"/": b"<p>home</p>"}) == 0, "unchanged bytes are not rewritten"
+        assert sorted(store.paths()) == ["/", "/a/b.json", "/updates/x/statement"]
+        home = store.read("/")
+        assert home is not None and home.body == b"<p>home</p>"
+        store.write({"/": b"<p>new</p>"}, removed=["/a/b.json"])
+        if kind == "redis":
+            store._checked_at = 0.0  # another process would notice within its recheck interval
+        changed = store.read("/")
+        assert changed is not None and changed.body == b"<p>new</p>" and changed.etag != home.etag
+        assert store.read("/a/b.json") is None and store.read("/missing/") is None
+        store.set_meta("site", {"paths": ["/"]})
+        assert store.get_meta("site") == {"paths": ["/"]}
+        if kind == "file":
+            assert (tmp_path / "site" / "index.html").read_bytes() == b"<p>new</p>"
+            assert (tmp_path / "site" / "updates" / "x" / "statement").read_bytes() == b"\x00sig"
+    finally:
+        store.clear()
+
+
+def test_the_redis_store_keeps_answering_from_memory_when_redis_is_down(settings):
+    if not settings.STATUSHUB_SNAPSHOT_REDIS_URL:
+        pytest.skip("needs REDIS_URL")
+    store = RedisStore(
+        settings.STATUSHUB_SNAPSHOT_REDIS_URL, prefix=f"{settings.STATUSHUB_SNAPSHOT_PREFIX}:down"
+    )
+    try:
+        store.write({"/": b"<p>last known</p>"})
+        assert store.read("/") is not None
+        live_client = store.client
+        store.client = redis.Redis(
+            host="127.0.0.1", port=1, socket_connect_timeout=0.2
+        )  # nothing listens there
+        store._checked_at = 0.0
+        remembered = store.read("/")
+        assert remembered is not None and remembered.body == b"<p>last known</p>"
+        with pytest.raises(SnapshotUnavailable):
+            store.read("/never-read/")
+        store.client = live_client
+    finally:
+        store.clear()
+
+
+def test_paths_cannot_escape_the_store(tmp_path):
+    store = FileStore(tmp_path / "site")
+    (tmp_path / "secret").write_text("no")
+    assert store.read("/../secret") is None
+    with pytest.raises(ValueError):
+        store.write({"/../secret": b"x"})
+
+
+@pytest.mark.django_db
+@override_settings(STATUSHUB_SNAPSHOT_SERVING=False)
+def test_serving_from_the_snapshot_can_be_switched_off(site):
+    snapshot.build(snapshot_store())
+    inner = Inner()
+    assert wsgi_get(SnapshotApp(inner), "/")[0] == 418
+
+
+@pytest.mark.django_db
+def test_the_snapshot_command_rebuilds_and_reports(site, capsys):
+    from django.core.management import call_command
+
+    call_command("snapshot", "--rebuild", "--no-progress")
+    out = capsys.readouterr().out
+    assert "files written or removed" in out and "0 changes still waiting" in out
+    assert snapshot_store().read(reverse("status:page")) is not None
