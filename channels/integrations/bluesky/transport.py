@@ -23,14 +23,29 @@ from atproto_client.exceptions import (
     RequestException,
     UnauthorizedError,
 )
+from atproto_client.request import Request
 
 from channels.rendering import LINK_TEXT, fit
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
+from channels.transports import (
+    Field,
+    Message,
+    Sent,
+    Thread,
+    Transport,
+    TransportError,
+    network_problem,
+    tls_context,
+)
 
 LIMIT = 300  # graphemes; counting code points is stricter, so it never overflows
 
 T = TypeVar("T")
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable, as AT Protocol TIDs are written
+
+
+def _client(service: str) -> Client:
+    # The SDK makes its own httpx client: give it the process's TLS context, not a fresh one per delivery.
+    return Client(base_url=service, request=Request(verify=tls_context()))
 
 
 def stable_tid(key: str, published_at: str) -> str:
@@ -90,7 +105,7 @@ class BlueskyTransport(Transport):
 
     def _logged_in(self, service: str, handle: str, work: Callable[[Client], T]) -> T:
         """Run ``work`` with a session: the saved one if the server still takes it, else a fresh login."""
-        client = Client(base_url=service)
+        client = _client(service)
 
         def remember(event: SessionEvent, session: Session) -> None:
             if self.sessions is not None and event in (SessionEvent.CREATE, SessionEvent.REFRESH):
@@ -107,7 +122,7 @@ class BlueskyTransport(Transport):
                     raise
                 if self.sessions is not None:
                     self.sessions.forget()
-                client = Client(base_url=service)
+                client = _client(service)
                 client.on_session_change(remember)
         # No profile fetch: one call fewer against the session limit.
         client.login(handle, self.credentials.get("app_password", ""), fetch_bsky_profile=False)
