@@ -40,6 +40,14 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
 
 
+def _accepts_gzip(accept_encoding: str) -> bool:
+    for coding in accept_encoding.lower().split(","):
+        name, _, params = coding.strip().partition(";")
+        if name.strip() in ("gzip", "*"):
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
 def _query_value(query: str, name: str) -> str | None:
     for part in query.split("&"):
         key, _, value = part.partition("=")
@@ -75,25 +83,23 @@ class SnapshotApp:
             return None
         if found is None:
             return None
-        headers = [
-            *_headers(
-                path,
-                settings.STATUSHUB_SITE_URL,
-                settings.STATUSHUB_WEBSUB_HUB,
-                settings.STATUSHUB_PUBLIC_MAX_AGE,
-            ),
-            ("ETag", found.etag),
-        ]
+        compressed = found.gzipped is not None and _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        etag = found.gzip_etag if compressed else found.etag
+        site = (settings.STATUSHUB_SITE_URL, settings.STATUSHUB_WEBSUB_HUB, settings.STATUSHUB_PUBLIC_MAX_AGE)
+        headers = [*_headers(path, *site), ("ETag", etag)]
         if path.endswith("/_live/") and query and self._unchanged(query, found):
             # The open page polls with the tag it shows: nothing new → nothing to swap.
             start_response("204 No Content", [h for h in headers if h[0] != "Content-Type"])
             return []
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if if_none_match and _matches(if_none_match, found.etag):
+        if if_none_match and _matches(if_none_match, etag):
             start_response("304 Not Modified", [h for h in headers if h[0] != "Content-Type"])
             return []
-        start_response("200 OK", [*headers, ("Content-Length", str(len(found.body)))])
-        return [] if head else [found.body]
+        body = found.gzipped if compressed and found.gzipped is not None else found.body
+        if compressed:
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", [*headers, ("Content-Length", str(len(body)))])
+        return [] if head else [body]
 
     @staticmethod
     def _unchanged(query: str, found: File) -> bool:

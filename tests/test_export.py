@@ -93,18 +93,18 @@ def test_a_configured_export_is_kept_in_step_after_each_change_and_pushed(site, 
     assert served.body == page
 
 
-@pytest.fixture
-def nginx(tmp_path):
+def _nginx(tmp_path: Path, config_name: str, replacements: dict[str, str]) -> tuple[list[str], int]:
     if not Path(NGINX).exists():
         pytest.skip("nginx is not installed (scripts/test.sh installs it)")
-    root = tmp_path / "site"
     port = free_port()
-    config = (REPO / "deploy" / "nginx" / "statushub-static.conf").read_text()
     config = (
-        config.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-        .replace("/srv/statushub/site", str(root))
-        .replace("https://status.example.com", "http://localhost:8000")  # as STATUSHUB_SITE_URL in the tests
+        (REPO / "deploy" / "nginx" / config_name)
+        .read_text()
+        .replace("listen 8080;", f"listen 127.0.0.1:{port};")
     )
+    for old, new in replacements.items():
+        assert old in config
+        config = config.replace(old, new)
     (tmp_path / "nginx.conf").write_text(
         # As root, nginx's workers would drop to "nobody", who cannot read pytest's private temporary folders.
         ("user root;\n" if os.geteuid() == 0 else "")
@@ -114,8 +114,18 @@ def nginx(tmp_path):
         f" fastcgi_temp_path {tmp_path}/fcgi;\n uwsgi_temp_path {tmp_path}/uwsgi;\n scgi_temp_path {tmp_path}/scgi;\n"
         f"{config}\n}}\n"
     )
+    return [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"], port
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    root = tmp_path / "site"
+    command, port = _nginx(
+        tmp_path,
+        "statushub-static.conf",
+        {"/srv/statushub/site": str(root), "https://status.example.com": "http://localhost:8000"},
+    )
     base = f"http://127.0.0.1:{port}"
-    command = [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"]
     with running_server(command, url=base, log=tmp_path / "nginx.out"):
         yield root, base
 
@@ -178,3 +188,30 @@ def test_the_statushub_command_exports_with_a_progress_bar(site, tmp_path):
         ["statushub", "export", str(tmp_path)], env=env, capture_output=True, text=True, timeout=120
     )
     assert again.returncode == 1 and "is not a StatusHub export" in again.stderr
+
+
+def test_the_proxy_config_serves_the_export_when_every_web_node_is_down(site, tmp_path):
+    root = tmp_path / "site"
+    snapshot.build(snapshot_store())
+    snapshot.export(root)
+    dead = free_port()  # nothing listens there: both "web nodes" are down
+    command, port = _nginx(
+        tmp_path,
+        "statushub-proxy.conf",
+        {
+            "server 10.0.0.11:8000": f"server 127.0.0.1:{dead}",
+            "server 10.0.0.12:8000": f"server 127.0.0.1:{dead}",
+            "/srv/statushub/site": str(root),
+        },
+    )
+    base = f"http://127.0.0.1:{port}"
+    with running_server(command, url=base, log=tmp_path / "nginx.out"):
+        page = httpx.get(f"{base}/")
+        summary = httpx.get(f"{base}/api/v2/summary.json")
+        manage = httpx.get(f"{base}/manage/")
+
+    assert page.status_code == 200 and page.headers["x-statushub-served-from"] == "export"
+    assert page.content == (root / "index.html").read_bytes()
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert summary.status_code == 200 and summary.headers["content-type"] == "application/json"
+    assert manage.status_code == 503, "what only the app can answer says so"

@@ -1,5 +1,6 @@
 """The public snapshot: rendered once per change, served without Django's database, sessions or CSRF."""
 
+import gzip
 import re
 from collections.abc import Callable, Iterable
 from io import BytesIO
@@ -87,7 +88,7 @@ def test_served_with_cache_headers_etag_and_no_cookie(site):
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert headers["Cache-Control"] == "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400"
     assert re.fullmatch(r'"[0-9a-f]{32}"', headers["ETag"])
-    assert "Set-Cookie" not in headers and "Vary" not in headers
+    assert "Set-Cookie" not in headers and headers["Vary"] == "Accept-Encoding"  # never Cookie
     assert inner.calls == []
 
     status, again, body = wsgi_get(app, "/", If_None_Match=f'"nope", W/{headers["ETag"]}')
@@ -106,6 +107,32 @@ def test_served_with_cache_headers_etag_and_no_cookie(site):
     assert update is not None
     _, statement, body = wsgi_get(app, f"/updates/{update.public_id}/statement")
     assert statement["Content-Type"] == "application/octet-stream" and body == bytes(update.statement)
+
+
+@pytest.mark.django_db
+def test_browsers_that_take_gzip_get_the_compressed_copy_redis_keeps(site, settings):
+    if not settings.STATUSHUB_SNAPSHOT_REDIS_URL:
+        pytest.skip("needs REDIS_URL: the directory store keeps files as they are")
+    snapshot.build(snapshot_store())
+    app = SnapshotApp(Inner())
+    _, plain_headers, plain = wsgi_get(app, "/")
+
+    status, headers, body = wsgi_get(app, "/", Accept_Encoding="br, gzip;q=0.8")
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(body) == plain and len(body) < len(plain) / 3
+    assert headers["ETag"] != plain_headers["ETag"], "each representation has its own strong ETag"
+    assert wsgi_get(app, "/", Accept_Encoding="gzip", If_None_Match=headers["ETag"])[0] == 304
+    assert wsgi_get(app, "/", Accept_Encoding="gzip", If_None_Match=plain_headers["ETag"])[0] == 200
+    assert "Content-Encoding" not in wsgi_get(app, "/", Accept_Encoding="gzip;q=0, identity")[1]
+
+
+def test_a_process_remembers_files_within_its_memory_budget(tmp_path):
+    store = FileStore(tmp_path / "site", memory_bytes=10_000)
+    store.write({f"/{n}.json": b"x" * 3000 for n in range(10)})
+    for n in range(10):
+        assert store.read(f"/{n}.json") is not None
+    assert store.memory.used <= 10_000
+    assert store.memory.get("/9.json") is not None and store.memory.get("/0.json") is None
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ Headers are a function of the path alone (``headers_for``), so the app, nginx an
 ones. Nothing here touches the database.
 """
 
+import gzip
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -47,14 +49,61 @@ class SnapshotUnavailable(Exception):
 class File:
     body: bytes
     etag: str  # quoted, strong
+    gzipped: bytes | None = None  # the same body gzip-compressed, where the store keeps it so
 
     @classmethod
     def of(cls, body: bytes) -> "File":
         return cls(body=body, etag=etag_of(body))
 
+    @property
+    def gzip_etag(self) -> str:
+        # A strong ETag names one representation: the compressed one gets its own.
+        return f'{self.etag[:-1]}-gz"'
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped or b"") + len(self.etag)
+
 
 def etag_of(body: bytes) -> str:
     return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def gzip_bytes(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=6, mtime=0)  # mtime 0: the same body always compresses the same
+
+
+class Memory:
+    """What a process remembers of the store, least recently used first out, within a byte budget."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._entries: OrderedDict[str, tuple[object, File | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: str) -> tuple[object, File | None] | None:
+        with self._lock:
+            entry = self._entries.get(path)
+            if entry is not None:
+                self._entries.move_to_end(path)
+            return entry
+
+    def put(self, path: str, generation: object, found: File | None) -> None:
+        with self._lock:
+            old = self._entries.pop(path, None)
+            if old is not None and old[1] is not None:
+                self.used -= old[1].size
+            self._entries[path] = (generation, found)
+            self.used += found.size if found else 0
+            while self.used > self.budget and len(self._entries) > 1:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self.used -= evicted.size if evicted else 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.used = 0
 
 
 def file_name(path: str) -> str:
@@ -82,6 +131,7 @@ def headers_for(path: str, *, site_url: str, hub: str, max_age: int) -> list[tup
         ("Cache-Control", CACHE_CONTROL_TEMPLATE.format(max_age=max_age)),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "same-origin"),
+        ("Vary", "Accept-Encoding"),
     ]
     if path.endswith((".atom", ".rss")):
         links = [f'<{site_url}{path}>; rel="self"']
@@ -116,10 +166,9 @@ class FileStore:
 
     META_DIR = ".statushub"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, memory_bytes: int = 64 * 1024 * 1024) -> None:
         self.root = Path(root)
-        self._etags: dict[str, tuple[tuple[int, int, int], File]] = {}
-        self._lock = threading.Lock()
+        self.memory = Memory(memory_bytes)
 
     def _file(self, path: str) -> Path:
         return self.root / file_name(path)
@@ -132,17 +181,16 @@ class FileStore:
         try:
             with open(target, "rb") as handle:
                 stat = os.fstat(handle.fileno())
-                key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-                cached = self._etags.get(path)
-                if cached and cached[0] == key:
-                    return cached[1]
+                version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+                remembered = self.memory.get(path)
+                if remembered is not None and remembered[0] == version:
+                    return remembered[1]
                 found = File.of(handle.read())
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except OSError as exc:
             raise SnapshotUnavailable(str(exc)) from exc
-        with self._lock:
-            self._etags[path] = (key, found)
+        self.memory.put(path, version, found)
         return found
 
     def write(self, files: dict[str, bytes], removed: Iterable[str] = ()) -> int:
@@ -188,7 +236,7 @@ class FileStore:
 
     def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
-        self._etags.clear()
+        self.memory.clear()
 
 
 def _atomic_write(target: Path, body: bytes) -> None:
@@ -206,11 +254,20 @@ def _atomic_write(target: Path, body: bytes) -> None:
 class RedisStore:
     """The snapshot in Redis for several web nodes. Keys carry no expiry, so a ``volatile-lru`` cache never evicts them.
 
-    Each process remembers the files it served and re-reads one only after the store's generation changed, checked
-    at most every ``recheck`` seconds; when Redis is unreachable it keeps answering with what it remembers.
+    Bodies are kept gzip-compressed: a long history takes a fifth of the memory, and browsers get them as they are.
+    Each process remembers the files it served (within ``memory_bytes``) and, once the store's generation changed
+    (checked at most every ``recheck`` seconds), re-reads a file's ETag before serving it again. When Redis is
+    unreachable it keeps answering with what it remembers.
     """
 
-    def __init__(self, url: str, *, prefix: str = "statushub:snapshot", recheck: float = 0.2) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "statushub:snapshot",
+        recheck: float = 0.2,
+        memory_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self.bodies = f"{prefix}:bodies"
         self.etags = f"{prefix}:etags"
@@ -219,36 +276,45 @@ class RedisStore:
         self.recheck = recheck
         self._generation: object = None
         self._checked_at = 0.0
-        self._memory: dict[str, File | None] = {}
+        self.memory = Memory(memory_bytes)
         self._lock = threading.Lock()
 
-    def _current(self) -> None:
+    def _current(self) -> object:
         now = time.monotonic()
-        if now - self._checked_at < self.recheck:
-            return
-        generation = self.client.get(self.generation_key)
-        with self._lock:
-            self._checked_at = now
-            if generation != self._generation:
+        if now - self._checked_at >= self.recheck:
+            generation = self.client.get(self.generation_key)
+            with self._lock:
+                self._checked_at = now
                 self._generation = generation
-                self._memory = {}
+        return self._generation
 
     def read(self, path: str) -> File | None:
+        remembered = self.memory.get(path)
         try:
-            self._current()
-            if path in self._memory:
-                return self._memory[path]
+            generation = self._current()
+            if remembered is not None and remembered[0] == generation:
+                return remembered[1]
+            # The store changed since: most files did not. One small read tells.
+            if (
+                remembered is not None
+                and remembered[1] is not None
+                and _text(self.client.hget(self.etags, path)) == remembered[1].etag
+            ):
+                self.memory.put(path, generation, remembered[1])
+                return remembered[1]
             with self.client.pipeline(transaction=False) as pipe:
                 pipe.hget(self.bodies, path)
                 pipe.hget(self.etags, path)
                 body, etag = pipe.execute()
         except redis.RedisError as exc:
-            if path in self._memory:
-                return self._memory[path]
+            if remembered is not None:
+                return remembered[1]
             raise SnapshotUnavailable(str(exc)) from exc
-        found = File(body=bytes(body), etag=_text(etag)) if body is not None and etag is not None else None
-        with self._lock:
-            self._memory[path] = found
+        found = None
+        if body is not None and etag is not None:
+            gzipped = bytes(body)
+            found = File(body=gzip.decompress(gzipped), etag=_text(etag), gzipped=gzipped)
+        self.memory.put(path, generation, found)
         return found
 
     def write(self, files: dict[str, bytes], removed: Iterable[str] = ()) -> int:
@@ -262,7 +328,7 @@ class RedisStore:
             return 0
         with self.client.pipeline(transaction=True) as pipe:
             if changed:
-                pipe.hset(self.bodies, mapping={path: f.body for path, f in changed.items()})
+                pipe.hset(self.bodies, mapping={path: gzip_bytes(f.body) for path, f in changed.items()})
                 pipe.hset(self.etags, mapping={path: f.etag for path, f in changed.items()})
             if gone:
                 pipe.hdel(self.bodies, *gone)
@@ -290,8 +356,8 @@ class RedisStore:
     def clear(self) -> None:
         # Another process notices: the generation it remembers no longer matches (it is gone).
         self.client.delete(self.bodies, self.etags, self.meta, self.generation_key)
+        self.memory.clear()
         with self._lock:
-            self._memory = {}
             self._generation = None
             self._checked_at = 0.0
 
