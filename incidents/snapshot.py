@@ -19,7 +19,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from incidents import selectors
 from incidents.models import Component, Incident, IncidentUpdate, PublicChange, SigningKey
 from incidents.selectors import public_incidents
 from statushub.lib import public_cache
@@ -108,7 +109,7 @@ def update_permalink_page(update: IncidentUpdate) -> bytes:
 
 
 def _month_key(when: datetime) -> str:
-    return f"{when.astimezone(UTC):%Y/%m}"
+    return f"{when.astimezone(UTC):%Y/%m}"  # the history pages' months are UTC months
 
 
 def _month_path(key: str) -> str:
@@ -116,21 +117,29 @@ def _month_path(key: str) -> str:
     return reverse("status:history-month", args=[int(year), int(month)])
 
 
-@dataclass
-class Rendered:
-    files: dict[str, bytes] = field(default_factory=dict)
-    removed: set[str] = field(default_factory=set)
-
-
-def site_wide(months: Iterable[str]) -> dict[str, bytes]:
-    files = _render_live_pair(reverse("status:page"), reverse("status:live"))
+def history_months(months: Iterable[str]) -> dict[str, bytes]:
+    """The history pages of ``months`` and this month, and of their busy neighbours, whose links may have moved."""
     current = _month_key(timezone.now())
-    for key in sorted({*months, current}):
+    wanted = {*months, current}
+    for key in list(wanted):
+        year, month = (int(part) for part in key.split("/"))
+        page = selectors.history_month(year=year, month=month)
+        for neighbour in (page.newer, page.older):
+            if neighbour:
+                wanted.add(f"{neighbour[0]}/{neighbour[1]:02d}")
+    files = {}
+    for key in sorted(wanted):
         body = render(_month_path(key))
         if body is not None:
             files[_month_path(key)] = body
     if _month_path(current) in files:
         files[reverse("status:history")] = files[_month_path(current)]
+    return files
+
+
+def site_wide() -> dict[str, bytes]:
+    """Everything not tied to one incident or one month: the page, the API, the feeds, keys and the chain."""
+    files = _render_live_pair(reverse("status:page"), reverse("status:live"))
     paths = [reverse(f"statuspage:{name}") for name in STATUSPAGE_API]
     paths += [reverse("feeds:history-atom"), reverse("feeds:history-rss")]
     for pk in Component.objects.order_by("pk").values_list("pk", flat=True):
@@ -202,11 +211,16 @@ def _refresh_incidents(store: Store, pks: Iterable[int], months: set[str], progr
 
 
 def _write_site_wide(store: Store, months: set[str]) -> int:
-    files = site_wide(months)
+    files = site_wide()
+    pages = history_months(months)
     before = store.get_meta("site")
-    previous = set(before.get("paths", [])) if isinstance(before, dict) else set()
-    written = store.write(files, removed=previous - set(files))
-    store.set_meta("site", {"paths": sorted(files), "built_at": timezone.now().isoformat()})
+    before = before if isinstance(before, dict) else {}
+    written = store.write({**files, **pages}, removed=set(before.get("paths", [])) - set(files))
+    # Month pages stay once written (a month never stops being a valid page); only the rest can go.
+    all_months = sorted({*before.get("months", []), *(p for p in pages if p != reverse("status:history"))})
+    store.set_meta(
+        "site", {"paths": sorted(files), "months": all_months, "built_at": timezone.now().isoformat()}
+    )
     return written
 
 
@@ -279,6 +293,8 @@ def _kept_paths(store: Store, pks: list[int]) -> set[str]:
         meta = store.get_meta(key)
         if isinstance(meta, dict):
             kept.update(meta.get("paths", []))
+            kept.update(meta.get("months", []))
+    kept.add(reverse("status:history"))
     return kept
 
 

@@ -374,6 +374,10 @@ STATUSHUB_SNAPSHOT_REDIS_URL = (
 )
 STATUSHUB_SNAPSHOT_PREFIX = env_str("STATUSHUB_SNAPSHOT_PREFIX", "statushub:snapshot") or "statushub:snapshot"
 STATUSHUB_SNAPSHOT_DIR = Path(env_str("STATUSHUB_SNAPSHOT_DIR") or VAR_DIR / "snapshot")
+# How often a web process asks Redis whether the snapshot changed (a publish shows up this much later at most),
+# and how much of it each process keeps in memory (what it keeps serving if Redis goes away).
+STATUSHUB_SNAPSHOT_RECHECK_SECONDS = float(env_str("STATUSHUB_SNAPSHOT_RECHECK_SECONDS", "0.2") or "0.2")
+STATUSHUB_SNAPSHOT_MEMORY_MB = env_int("STATUSHUB_SNAPSHOT_MEMORY_MB", 64)
 # Optional: keep a static copy of the site in this directory after every change (same files as
 # `statushub export`), then run this command, e.g. "rsync -a --delete {dir}/ status-host:/srv/status/".
 STATUSHUB_EXPORT_DIR = env_str("STATUSHUB_EXPORT_DIR") or ""

@@ -290,3 +290,33 @@ def test_the_snapshot_command_rebuilds_and_reports(site, capsys):
     out = capsys.readouterr().out
     assert "files written or removed" in out and "0 changes still waiting" in out
     assert snapshot_store().read(reverse("status:page")) is not None
+
+
+@pytest.mark.django_db
+def test_history_months_stay_and_their_neighbours_links_follow_a_new_busy_month(make_incident, publisher):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    old = make_incident("Old outage", acknowledged_at=now - timedelta(days=200))
+    IncidentUpdate.objects.filter(incident=old).update(published_at=now - timedelta(days=200))
+    old.acknowledged_at = now - timedelta(days=200)
+    old.save()
+    store = snapshot_store()
+    snapshot.build(store)
+    old_month = reverse("status:history-month", args=[old.acknowledged_at.year, old.acknowledged_at.month])
+    assert store.read(old_month) is not None
+
+    middle = make_incident("Middle outage")
+    middle.acknowledged_at = now - timedelta(days=100)
+    middle.save()
+    snapshot.refresh(store)
+
+    old_page = store.read(old_month)
+    assert old_page is not None, "a refresh of this month must not drop older months"
+    middle_month = reverse(
+        "status:history-month", args=[middle.acknowledged_at.year, middle.acknowledged_at.month]
+    )
+    assert middle_month.encode() in old_page.body, "the old month now links to the newer busy month"
+    assert store.read(middle_month) is not None

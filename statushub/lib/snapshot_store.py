@@ -384,8 +384,16 @@ def snapshot_store() -> Store:
         store = _stores.get(key)
         if store is None:
             if url:
-                store = RedisStore(url, prefix=settings.STATUSHUB_SNAPSHOT_PREFIX)
+                store = RedisStore(
+                    url,
+                    prefix=settings.STATUSHUB_SNAPSHOT_PREFIX,
+                    recheck=settings.STATUSHUB_SNAPSHOT_RECHECK_SECONDS,
+                    memory_bytes=settings.STATUSHUB_SNAPSHOT_MEMORY_MB * 1024 * 1024,
+                )
             else:
-                store = FileStore(Path(settings.STATUSHUB_SNAPSHOT_DIR))
+                store = FileStore(
+                    Path(settings.STATUSHUB_SNAPSHOT_DIR),
+                    memory_bytes=settings.STATUSHUB_SNAPSHOT_MEMORY_MB * 1024 * 1024,
+                )
             _stores[key] = store
     return store
