@@ -210,6 +210,28 @@ def _refresh_incidents(store: Store, pks: Iterable[int], months: set[str], progr
     return written
 
 
+def fingerprint() -> str:
+    """What every file depends on besides the data: settings shown on pages, templates, static file names.
+
+    A refresh that finds it changed (a renamed site, a new release) renders everything again.
+    """
+    digest = hashlib.sha256()
+    for value in (
+        settings.STATUSHUB_SITE_NAME,
+        settings.STATUSHUB_SITE_URL,
+        settings.STATUSHUB_TIME_ZONE,
+        settings.STATUSHUB_WEBSUB_HUB,
+        str(settings.STATUSHUB_POLL_SECONDS),
+    ):
+        digest.update(value.encode() + b"\0")
+    sources = [*sorted((Path(settings.BASE_DIR) / "templates" / "status").glob("*.html"))]
+    sources.append(Path(settings.STATIC_ROOT) / "staticfiles.json")
+    for source in sources:
+        if source.exists():
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _write_site_wide(store: Store, months: set[str]) -> int:
     files = site_wide()
     pages = history_months(months)
@@ -219,7 +241,13 @@ def _write_site_wide(store: Store, months: set[str]) -> int:
     # Month pages stay once written (a month never stops being a valid page); only the rest can go.
     all_months = sorted({*before.get("months", []), *(p for p in pages if p != reverse("status:history"))})
     store.set_meta(
-        "site", {"paths": sorted(files), "months": all_months, "built_at": timezone.now().isoformat()}
+        "site",
+        {
+            "paths": sorted(files),
+            "months": all_months,
+            "built_at": timezone.now().isoformat(),
+            "fingerprint": fingerprint(),
+        },
     )
     return written
 
@@ -228,10 +256,12 @@ def refresh(store: Store | None = None, *, heartbeat: Callable[[], object] | Non
     """Catch the snapshot up with every recorded change; returns how many files were written or removed.
 
     Runs in one Celery worker at a time (see ``tasks.refresh_snapshot``), calling ``heartbeat`` as it goes so
-    the lock outlives a long run. With no snapshot yet, builds it whole.
+    the lock outlives a long run. With no snapshot yet, or one rendered with other settings or templates, builds
+    it whole (the old files keep being served meanwhile).
     """
     store = store or snapshot_store()
-    if store.get_meta("site") is None:
+    site = store.get_meta("site")
+    if not isinstance(site, dict) or site.get("fingerprint") != fingerprint():
         return build(store, progress=(lambda _: heartbeat()) if heartbeat else None)
     written = 0
     incidents = 0

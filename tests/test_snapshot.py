@@ -320,3 +320,14 @@ def test_history_months_stay_and_their_neighbours_links_follow_a_new_busy_month(
     )
     assert middle_month.encode() in old_page.body, "the old month now links to the newer busy month"
     assert store.read(middle_month) is not None
+
+
+@pytest.mark.django_db
+def test_a_renamed_site_is_rendered_again_whole(site, settings):
+    store = snapshot_store()
+    snapshot.build(store)
+    settings.STATUSHUB_SITE_NAME = "Northwind Cloud"
+    snapshot.refresh(store)
+    for path in ("/", f"/incidents/{site['open'].pk}/", "/api/v2/status.json"):
+        found = store.read(path)
+        assert found is not None and b"Northwind Cloud" in found.body, path
