@@ -14,17 +14,19 @@ answer "nothing new" (204) for it without any shared counter.
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Max
 from django.http import Http404
 from django.test import RequestFactory
@@ -53,6 +55,7 @@ STATUSPAGE_API = (
 LIVE_TAG = re.compile(rb'hx-get="[^"?]*\?v=([0-9a-f]{16})"')
 _factory = RequestFactory()
 BATCH = 2000  # change rows per transaction
+CHUNK = 200  # incidents per query (and per process, when several render)
 
 Progress = Callable[[int], object]
 
@@ -296,17 +299,23 @@ def build(
     progress: Progress | None = None,
     pks: list[int] | None = None,
     consume_changes: bool = True,
+    jobs: int = 1,
 ) -> int:
     """Render every public file into ``store`` and remove any it holds that are no longer public.
 
     ``consume_changes``: the recorded changes are now in ``store`` (true of the deployment's own store only).
+    ``jobs``: processes rendering incidents side by side (a long history renders at about 30 incidents a
+    second per process).
     """
     recorded = PublicChange.objects.aggregate(last=Max("pk"))["last"] if consume_changes else None
     pks = all_incident_pks() if pks is None else pks
     months: set[str] = set()
     written = 0
-    for chunk in _chunks(pks, 200):
-        written += _refresh_incidents(store, chunk, months, progress)
+    if jobs > 1 and len(pks) > CHUNK:
+        written += _render_in_processes(store, pks, months, progress, jobs)
+    else:
+        for chunk in _chunks(pks, CHUNK):
+            written += _refresh_incidents(store, chunk, months, progress)
     written += _write_site_wide(store, months)
     kept = _kept_paths(store, pks)
     stale = [path for path in store.paths() if path not in kept]
@@ -314,6 +323,38 @@ def build(
     if recorded is not None:
         # Changes recorded before the build began are in it; later ones wait for the next refresh.
         PublicChange.objects.filter(pk__lte=recorded).delete()
+    return written
+
+
+_forked_store: Store | None = None
+
+
+def _render_chunk(pks: list[int]) -> tuple[int, set[str]]:
+    assert _forked_store is not None  # set by the parent before it forked
+    months: set[str] = set()
+    return _refresh_incidents(_forked_store, pks, months, None), months
+
+
+def _render_in_processes(
+    store: Store, pks: list[int], months: set[str], progress: Progress | None, jobs: int
+) -> int:
+    """Forked processes share the store object; each opens its own database connection."""
+    global _forked_store
+    _forked_store = store
+    connections.close_all()  # a forked child must not share the parent's connection
+    written = 0
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {pool.submit(_render_chunk, chunk): len(chunk) for chunk in _chunks(pks, CHUNK)}
+            for future in as_completed(futures):
+                count, touched = future.result()
+                written += count
+                months.update(touched)
+                if progress:
+                    progress(futures[future])
+    finally:
+        _forked_store = None
     return written
 
 
@@ -393,7 +434,9 @@ class Exported:
     incidents: int
 
 
-def export(target: Path, *, progress: Callable[[int], Progress] | None = None, keep: int = 2) -> Exported:
+def export(
+    target: Path, *, progress: Callable[[int], Progress] | None = None, keep: int = 2, jobs: int = 1
+) -> Exported:
     """Write the whole public site under ``target``, then switch to it at once.
 
     ``target`` becomes a symbolic link to a fresh directory beside it; replacing the link is atomic, so a web
@@ -413,7 +456,13 @@ def export(target: Path, *, progress: Callable[[int], Progress] | None = None, k
     try:
         pks = all_incident_pks()
         store = FileStore(staging)
-        build(store, progress=progress(len(pks)) if progress else None, pks=pks, consume_changes=False)
+        build(
+            store,
+            progress=progress(len(pks)) if progress else None,
+            pks=pks,
+            consume_changes=False,
+            jobs=jobs,
+        )
         _copy_tree(Path(settings.STATIC_ROOT), staging / settings.STATIC_URL.strip("/"))
         _copy_tree(Path(settings.MEDIA_ROOT) / "people", staging / "media" / "people")
         staging.chmod(0o755)

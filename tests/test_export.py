@@ -215,3 +215,12 @@ def test_the_proxy_config_serves_the_export_when_every_web_node_is_down(site, tm
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert summary.status_code == 200 and summary.headers["content-type"] == "application/json"
     assert manage.status_code == 503, "what only the app can answer says so"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_processes_export_the_same_files_as_one(site, tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshot, "CHUNK", 1)  # one incident per process task, so both processes work
+    one = snapshot.export(tmp_path / "one", jobs=1)
+    two = snapshot.export(tmp_path / "two", jobs=2)
+    assert one.files == two.files
+    assert _exported_files(tmp_path / "one") == _exported_files(tmp_path / "two")

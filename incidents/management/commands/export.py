@@ -1,5 +1,6 @@
 """``statushub export DIR``: the public site as static files, byte for byte what the app serves."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("dir", type=Path, help="where the site goes, e.g. /srv/status")
         parser.add_argument("--keep", type=int, default=2, help="earlier exports kept beside it (default 2)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in cron)")
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes rendering side by side (default: cores)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         bars: list[tqdm[Any]] = []
@@ -35,7 +42,9 @@ class Command(BaseCommand):
             return bar.update
 
         try:
-            done = snapshot.export(options["dir"], progress=progress, keep=options["keep"])
+            done = snapshot.export(
+                options["dir"], progress=progress, keep=options["keep"], jobs=options["jobs"]
+            )
         except snapshot.ExportError as exc:
             raise CommandError(str(exc)) from exc
         finally:

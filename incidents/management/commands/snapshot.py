@@ -1,5 +1,6 @@
 """Look at or rebuild the public snapshot the app serves from."""
 
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -16,6 +17,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--rebuild", action="store_true", help="render every public file again")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes rendering side by side (default: cores)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         store = snapshot.deployment_store()
@@ -24,7 +31,7 @@ class Command(BaseCommand):
             with tqdm(
                 total=len(pks), unit="incident", disable=options["no_progress"], file=self.stderr
             ) as bar:
-                written = snapshot.build(store, progress=bar.update, pks=pks)
+                written = snapshot.build(store, progress=bar.update, pks=pks, jobs=options["jobs"])
         else:
             written = snapshot.refresh(store)
         where = getattr(snapshot_store(), "root", None) or "Redis"
