@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from incidents.models import AffectedComponent, Component, ComponentGroup, Incident, IncidentUpdate
 from incidents.selectors import OverallStatus, overall_status
@@ -116,16 +118,32 @@ def page_status(
     return overall_status(tree.components, incidents, in_progress)
 
 
+def _newest(*stamps: QuerySet[Any, Any]) -> list[datetime | None]:
+    if connection.features.supports_slicing_ordering_in_compound:
+        first, *rest = stamps
+        return list(first.union(*rest, all=True))  # one round trip
+    return [stamp for query in stamps for stamp in query]  # SQLite (the embedded demo): one query each
+
+
 def page_updated_at(tree: ComponentTree) -> datetime | None:
-    """The last public change: a component or group edit, a signed update, a closing. One query."""
-    latest = visible_incidents().aggregate(
-        published=Max("updates__published_at", filter=~Q(updates__signature="")),
-        resolved=Max("resolved_at"),
+    """The last public change: a component or group edit, a signed update, a closing. One query.
+
+    Each half is the newest row by an index (a ``Max`` over the join would read the whole history).
+    """
+    published = (
+        IncidentUpdate.objects.filter(_PUBLISHED, incident__acknowledged_at__isnull=False)
+        .order_by("-published_at")
+        .values_list("published_at", flat=True)[:1]
+    )
+    resolved = (
+        visible_incidents()
+        .filter(resolved_at__isnull=False)
+        .order_by("-resolved_at")
+        .values_list("resolved_at", flat=True)[:1]
     )
     stamps = [
         *(c.updated_at for c in tree.components),
         *(g.updated_at for g in tree.groups),
-        latest["published"],
-        latest["resolved"],
+        *_newest(published, resolved),
     ]
     return max((s for s in stamps if s is not None), default=None)

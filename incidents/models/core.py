@@ -187,7 +187,17 @@ class Incident(TimeStampedModel):
         indexes = [
             models.Index(fields=["kind", "status"]),
             models.Index(fields=["acknowledged_at"]),
+            # The public reads must not scan the history (bench/scaling.py): the latest resolution and the
+            # last week's, the few open incidents.
+            models.Index(fields=["resolved_at"]),
+            models.Index(
+                fields=["kind", "acknowledged_at"],
+                condition=~Q(status__in=["resolved", "postmortem", "completed"]),
+                name="incident_open_idx",
+            ),
         ]
+        # Also maintenance_schedule_idx (scheduled_for DESC NULLS LAST, maintenance only), made by migration 0003
+        # on PostgreSQL only: SQLite cannot put NULLS LAST in an index.
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind="maintenance")
