@@ -140,9 +140,13 @@ def history_months(months: Iterable[str]) -> dict[str, bytes]:
     return files
 
 
+def front_page() -> dict[str, bytes]:
+    return _render_live_pair(reverse("status:page"), reverse("status:live"))
+
+
 def site_wide() -> dict[str, bytes]:
-    """Everything not tied to one incident or one month: the page, the API, the feeds, keys and the chain."""
-    files = _render_live_pair(reverse("status:page"), reverse("status:live"))
+    """Everything else not tied to one incident or one month: the API, the feeds, keys and the chain."""
+    files: dict[str, bytes] = {}
     paths = [reverse(f"statuspage:{name}") for name in STATUSPAGE_API]
     paths += [reverse("feeds:history-atom"), reverse("feeds:history-rss")]
     for pk in Component.objects.order_by("pk").values_list("pk", flat=True):
@@ -236,11 +240,13 @@ def fingerprint() -> str:
 
 
 def _write_site_wide(store: Store, months: set[str]) -> int:
-    files = site_wide()
+    front = front_page()
+    written = store.write(front)  # first: the page most readers have open
+    files = {**front, **site_wide()}
     pages = history_months(months)
     before = store.get_meta("site")
     before = before if isinstance(before, dict) else {}
-    written = store.write({**files, **pages}, removed=set(before.get("paths", [])) - set(files))
+    written += store.write({**files, **pages}, removed=set(before.get("paths", [])) - set(files))
     # Month pages stay once written (a month never stops being a valid page); only the rest can go.
     all_months = sorted({*before.get("months", []), *(p for p in pages if p != reverse("status:history"))})
     store.set_meta(

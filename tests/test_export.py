@@ -168,8 +168,9 @@ def test_nginx_with_the_shipped_config_serves_the_export_as_the_app_does(site, n
 
 @pytest.mark.django_db(transaction=True)
 def test_the_statushub_command_exports_with_a_progress_bar(site, tmp_path):
-    from tests.conftest import _database_url
+    from tests.conftest import _database_url, collect_static_for_subprocesses
 
+    collect_static_for_subprocesses()  # the real settings name static files through collectstatic's manifest
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "statushub.settings",
