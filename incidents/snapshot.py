@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -53,7 +54,7 @@ STATUSPAGE_API = (
     "maintenances-active",
 )
 LIVE_TAG = re.compile(rb'hx-get="[^"?]*\?v=([0-9a-f]{16})"')
-_factory = RequestFactory()
+_factory = RequestFactory()  # a bare GET request, no middleware: exactly what a public view gets
 BATCH = 2000  # change rows per transaction
 CHUNK = 200  # incidents per query (and per process, when several render)
 
@@ -70,7 +71,9 @@ def render(path: str) -> bytes | None:
         match = resolve(path)
     except Resolver404:
         return None
-    request = _factory.get(path)
+    site = urlsplit(settings.STATUSHUB_SITE_URL or "http://localhost")
+    # As if a visitor of the public address asked: nothing rendered may depend on who asks.
+    request = _factory.get(path, HTTP_HOST=site.netloc, secure=site.scheme == "https")
     try:
         response = match.func(request, *match.args, **match.kwargs)
     except Http404:
