@@ -33,9 +33,11 @@ from django.http import Http404
 from django.test import RequestFactory
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.html import escape, strip_tags
+from django.utils.text import Truncator
 
 from incidents import selectors
+from incidents.documents import absolute
 from incidents.models import Component, Incident, IncidentUpdate, PublicChange, SigningKey
 from incidents.selectors import public_incidents
 from statushub.lib import public_cache
@@ -103,14 +105,24 @@ def _render_live_pair(page: str, live: str) -> dict[str, bytes]:
 
 
 def update_permalink_page(update: IncidentUpdate) -> bytes:
-    """``/updates/<id>/`` as a file: a static host cannot answer 302, so a page that forwards at once."""
+    """``/updates/<id>/`` as a file: a static host cannot answer 302, so a page that forwards at once.
+
+    Channels post this address, so it carries the link preview (Open Graph) that X, Slack or Facebook show.
+    """
     target = reverse("status:incident", args=[update.incident_id]) + f"#update-{update.public_id}"
     url = escape(target)
+    title = escape(f"{update.incident.title} · {settings.STATUSHUB_SITE_NAME} status")
+    summary = escape(Truncator(strip_tags(update.body_html).strip()).chars(200))
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="refresh" content="0; url={url}"><link rel="canonical" href="{url}">'
-        f"<title>Update {escape(update.public_id)}</title></head>"
-        f'<body><p><a href="{url}">Go to this update</a></p></body></html>\n'
+        f'<meta http-equiv="refresh" content="0; url={url}"><link rel="canonical" href="{escape(absolute(target))}">'
+        f"<title>{title}</title>"
+        f'<meta property="og:type" content="article"><meta property="og:title" content="{title}">'
+        f'<meta property="og:description" content="{summary}">'
+        f'<meta property="og:url" content="{escape(absolute(target))}">'
+        f'<meta property="og:site_name" content="{escape(settings.STATUSHUB_SITE_NAME)}">'
+        f'<meta name="twitter:card" content="summary"></head>'
+        f'<body><p>{summary}</p><p><a href="{url}">Read this update on the status page</a></p></body></html>\n'
     ).encode()
 
 
@@ -179,7 +191,7 @@ def incident_files(incident: Incident) -> dict[str, bytes]:
         body = render(path)
         if body is not None:
             files[path] = body
-    for update in incident.updates.exclude(signature="").order_by("pk"):
+    for update in incident.updates.exclude(signature="").select_related("incident").order_by("pk"):
         files[reverse("status:update", args=[update.public_id])] = update_permalink_page(update)
         for name in ("status:update-statement", "status:update-json"):
             path = reverse(name, args=[update.public_id])
@@ -240,6 +252,15 @@ def fingerprint() -> str:
         if source.exists():
             digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def differs_from_served() -> bool:
+    """Whether the deployment's snapshot was rendered with other settings or templates than this process has."""
+    try:
+        site = snapshot_store().get_meta("site")
+    except Exception:  # no store reachable: nothing to compare with
+        return False
+    return isinstance(site, dict) and site.get("fingerprint") not in (None, fingerprint())
 
 
 def _write_site_wide(store: Store, months: set[str]) -> int:

@@ -8,12 +8,12 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
 from django.views.decorators.http import condition, require_safe
 
 from incidents import selectors
 from statushub.lib.middleware import mark_public
 from statushub.lib.public_cache import public_version
+from statushub.lib.snapshot_store import cache_control
 
 View = Callable[..., HttpResponse]
 
@@ -23,22 +23,24 @@ def etag(request: HttpRequest, *args: Any, **kwargs: Any) -> str:
     return f"{public_version()}-{timezone.now():%Y%m%d}"
 
 
-def public(view: View) -> View:
-    """Public pages: GET/HEAD only, ETag + 304, shared-cache friendly, and never a cookie."""
+def public(view: View, *, polled: bool = False) -> View:
+    """Public pages: GET/HEAD only, ETag + 304, shared-cache friendly, and never a cookie.
+
+    ``polled``: what the open page polls gets no stale-while-revalidate, or a browser would answer each poll
+    with the previous one from its cache and show a change one poll late.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        patch_cache_control(
-            response,
-            public=True,
-            max_age=settings.STATUSHUB_PUBLIC_MAX_AGE,
-            stale_while_revalidate=30,
-            stale_if_error=86400,
-        )
+        response["Cache-Control"] = cache_control(settings.STATUSHUB_PUBLIC_MAX_AGE, polled=polled)
         return mark_public(response)
 
     return require_safe(wrapper)
+
+
+def polled(view: View) -> View:
+    return public(view, polled=True)
 
 
 def _context(version: str, **extra: Any) -> dict[str, Any]:
@@ -62,7 +64,7 @@ def status_page(request: HttpRequest) -> HttpResponse:
     return render(request, "status/page.html", _context(public_version(), page=selectors.status_page()))
 
 
-@public
+@polled
 def status_live(request: HttpRequest) -> HttpResponse:
     """Polled by the open page: 204 (no swap) while nothing changed, else the fresh live region."""
     if _unchanged(request):
@@ -86,7 +88,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_incident(request, pk, "status/incident_detail.html")
 
 
-@public
+@polled
 def incident_live(request: HttpRequest, pk: int) -> HttpResponse:
     if _unchanged(request):
         return HttpResponse(status=204)

@@ -65,6 +65,13 @@ def test_a_new_export_replaces_the_old_at_once_and_keeps_the_previous_ones(site,
     assert not first.version_dir.exists(), "older ones are removed"
 
 
+def test_export_warns_when_it_would_not_match_what_visitors_see(site, tmp_path, settings, capsys):
+    snapshot.build(snapshot_store())
+    settings.STATUSHUB_SITE_NAME = "Not what the server says"
+    call_command("export", str(tmp_path / "site"), "--no-progress")
+    assert "rendered with other settings" in capsys.readouterr().err
+
+
 def test_export_refuses_to_replace_a_directory_that_is_not_an_export(tmp_path, site):
     target = tmp_path / "www"
     target.mkdir()

@@ -69,6 +69,8 @@ def test_every_file_is_what_the_public_view_answers(site):
         if path.startswith("/updates/") and path.endswith("/"):
             target = client.get(path)["Location"]
             assert f'url={target}"'.encode() in stored.body  # the static stand-in for the 302
+            # Channels post this address: it carries the link preview.
+            assert b'<meta property="og:title" content="' in stored.body
             continue
         dynamic = client.get(path)
         assert dynamic.status_code == 200, path
@@ -99,6 +101,11 @@ def test_served_with_cache_headers_etag_and_no_cookie(site):
     assert status == 200 and body == b"" and int(head["Content-Length"]) > 100
     assert head["Access-Control-Allow-Origin"] == "*" and head["Content-Type"] == "application/json"
 
+    _, live, _ = wsgi_get(app, "/_live/")
+    # Polled every few seconds: a browser must not answer a poll with its previous answer while refetching.
+    assert live["Cache-Control"] == "public, max-age=5, stale-if-error=86400"
+    assert Client().get("/_live/")["Cache-Control"] == live["Cache-Control"], "the same without the snapshot"
+
     _, feed, _ = wsgi_get(app, "/history.atom")
     assert feed["Content-Type"] == "application/atom+xml; charset=utf-8"
     assert feed["Link"] == '<http://localhost:8000/history.atom>; rel="self"'
@@ -110,9 +117,7 @@ def test_served_with_cache_headers_etag_and_no_cookie(site):
 
 
 @pytest.mark.django_db
-def test_browsers_that_take_gzip_get_the_compressed_copy_redis_keeps(site, settings):
-    if not settings.STATUSHUB_SNAPSHOT_REDIS_URL:
-        pytest.skip("needs REDIS_URL: the directory store keeps files as they are")
+def test_browsers_that_take_gzip_get_a_compressed_copy(site):
     snapshot.build(snapshot_store())
     app = SnapshotApp(Inner())
     _, plain_headers, plain = wsgi_get(app, "/")
@@ -331,3 +336,11 @@ def test_a_renamed_site_is_rendered_again_whole(site, settings):
     for path in ("/", f"/incidents/{site['open'].pk}/", "/api/v2/status.json"):
         found = store.read(path)
         assert found is not None and b"Northwind Cloud" in found.body, path
+
+
+def test_both_stores_give_the_same_gzip_for_the_same_file(tmp_path):
+    body = b"<p>" + b"status " * 500 + b"</p>"
+    store = FileStore(tmp_path / "site")
+    store.write({"/": body})
+    found = store.read("/")
+    assert found is not None and found.gzipped is not None and gzip.decompress(found.gzipped) == body

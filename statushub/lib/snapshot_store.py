@@ -28,7 +28,20 @@ from typing import Protocol
 
 import redis
 
-CACHE_CONTROL_TEMPLATE = "public, max-age={max_age}, stale-while-revalidate=30, stale-if-error=86400"
+
+def cache_control(max_age: int, *, polled: bool = False) -> str:
+    """Short-lived and shared; served stale while refetching, and for a day if the origin fails.
+
+    What the open page polls (``_live/``) is never served stale while refetching: a browser would answer the
+    poll from its cache with the previous answer and show a change one poll late.
+    """
+    revalidate = "" if polled else ", stale-while-revalidate=30"
+    return f"public, max-age={max_age}{revalidate}, stale-if-error=86400"
+
+
+def is_polled(path: str) -> bool:
+    return path.endswith("/_live/")
+
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -128,7 +141,7 @@ def headers_for(path: str, *, site_url: str, hub: str, max_age: int) -> list[tup
     """Every header a snapshot file is served with, the ETag aside. nginx's config in deploy/ mirrors these."""
     headers = [
         ("Content-Type", content_type_for(path)),
-        ("Cache-Control", CACHE_CONTROL_TEMPLATE.format(max_age=max_age)),
+        ("Cache-Control", cache_control(max_age, polled=is_polled(path))),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "same-origin"),
         ("Vary", "Accept-Encoding"),
@@ -185,7 +198,10 @@ class FileStore:
                 remembered = self.memory.get(path)
                 if remembered is not None and remembered[0] == version:
                     return remembered[1]
-                found = File.of(handle.read())
+                body = handle.read()
+                found = File(
+                    body=body, etag=etag_of(body), gzipped=gzip_bytes(body) if len(body) > 1024 else None
+                )
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except OSError as exc:

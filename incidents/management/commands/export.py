@@ -41,6 +41,12 @@ class Command(BaseCommand):
             bars.append(bar)
             return bar.update
 
+        if snapshot.differs_from_served():
+            self.stderr.write(
+                "Warning: the site the app serves was rendered with other settings (site name, address, time "
+                "zone) or templates than this command has. Run it with the server's environment, or the export "
+                "will not match what visitors see."
+            )
         try:
             done = snapshot.export(
                 options["dir"], progress=progress, keep=options["keep"], jobs=options["jobs"]
