@@ -181,9 +181,14 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         process = start(command, env, f"{base}/", work / f"{port}.log")
         try:
-            bodies[name] = {url: httpx.get(base + url).content for url in URLS}
+            # wrk asks for no compression: fetch the same representation, and its ETag, as wrk will.
+            identity = {"Accept-Encoding": "identity"}
+            bodies[name] = {url: httpx.get(base + url, headers=identity).content for url in URLS}
             for url in URLS:
-                etag = httpx.get(base + url).headers["etag"]
+                etag = httpx.get(base + url, headers=identity).headers["etag"]
+                revalidated = httpx.get(base + url, headers={**identity, "If-None-Match": etag}).status_code
+                if revalidated != 304:
+                    raise SystemExit(f"{name} answered {revalidated}, not 304, to its own ETag for {url}")
                 for conditional in (False, True):
                     rps, p99, errors, _ = wrk(
                         base + url,
