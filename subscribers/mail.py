@@ -1,5 +1,6 @@
-"""The mails StatusHub sends subscribers: confirmations, "already subscribed", every update, and notices to the
-owners of webhook and Slack subscriptions. Plain text and HTML, from templates that escape everything."""
+"""The mails StatusHub sends subscribers: confirmations, "already subscribed", and notices to the owners of
+webhook and Slack subscriptions. Plain text and HTML, from templates that escape everything. The mail of each
+update, sent to many subscribers at once, is built in ``update_mail.py``."""
 
 from email.utils import parseaddr
 from typing import Any
@@ -7,13 +8,11 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from incidents.documents import absolute
-from incidents.models import Component, Incident, IncidentUpdate
-from statushub.lib.markdown import render_markdown
+from incidents.models import Incident, IncidentUpdate
 from subscribers.models import HookSubscription, Subscriber
 from subscribers.tokens import Purpose, make_token
 
@@ -51,32 +50,27 @@ def unsubscribe_url(subscriber: Subscriber) -> str:
     return absolute(reverse("subscribers:unsubscribe", args=[token_for(subscriber, Purpose.UNSUBSCRIBE)]))
 
 
-def message_id_for(update: IncidentUpdate, subscriber: Subscriber) -> str:
-    return f"<update.{update.public_id}.{subscriber.pk}@{site_domain()}>"
+def message_id_parts(update: IncidentUpdate) -> tuple[str, str]:
+    """What comes before and after the subscriber's id in the Message-ID of an update's mail."""
+    return f"<update.{update.public_id}.", f"@{site_domain()}>"
 
 
-def list_headers(subscriber: Subscriber) -> dict[str, str]:
+def list_headers(*, unsubscribe_url: str, unsubscribe_token: str) -> dict[str, str]:
     """RFC 2369 and RFC 8058: mail clients show an Unsubscribe button that POSTs to the https link."""
-    token = token_for(subscriber, Purpose.UNSUBSCRIBE)
     mailbox = settings.STATUSHUB_MAIL_UNSUBSCRIBE_TO or parseaddr(settings.STATUSHUB_MAIL_FROM)[1]
     return {
-        "List-Unsubscribe": f"<{unsubscribe_url(subscriber)}>, "
-        f"<mailto:{mailbox}?subject={quote('unsubscribe ' + token, safe='')}>",
+        "List-Unsubscribe": f"<{unsubscribe_url}>, "
+        f"<mailto:{mailbox}?subject={quote('unsubscribe ' + unsubscribe_token, safe='')}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "List-Id": f"{one_line(settings.STATUSHUB_SITE_NAME)} status <status.{site_domain()}>",
     }
 
 
-def _message(
-    *, to: str, subject: str, template: str, context: dict[str, Any],
-    headers: dict[str, str] | None = None, connection: BaseEmailBackend | None = None,
-) -> EmailMultiAlternatives:  # fmt: skip
+def _message(*, to: str, subject: str, template: str, context: dict[str, Any]) -> EmailMultiAlternatives:
     context = {"site_name": settings.STATUSHUB_SITE_NAME, "site_url": settings.STATUSHUB_SITE_URL, **context}
     text = render_to_string(f"subscribers/mail/{template}.txt", context)
     html = render_to_string(f"subscribers/mail/{template}.html", context)
-    message = EmailMultiAlternatives(
-        one_line(subject), text, settings.STATUSHUB_MAIL_FROM, [to], headers=headers, connection=connection
-    )
+    message = EmailMultiAlternatives(one_line(subject), text, settings.STATUSHUB_MAIL_FROM, [to])
     message.attach_alternative(html, "text/html")
     return message
 
@@ -87,47 +81,9 @@ def _choice_names(row: Subscriber | HookSubscription) -> list[str]:
     return [component.name for component in row.components.all()]
 
 
-def _status_label(status: str) -> str:
-    try:
-        return str(Component.Status(status).label)
-    except ValueError:
-        return status
-
-
 def incident_subject(incident: Incident) -> str:
     # One subject per incident: together with References it keeps every client's thread together.
     return f"[{settings.STATUSHUB_SITE_NAME}] {incident.title}"
-
-
-def update_message(
-    *, update: IncidentUpdate, subscriber: Subscriber, message_id: str, root_id: str | None,
-    connection: BaseEmailBackend | None = None,
-) -> EmailMultiAlternatives:  # fmt: skip
-    headers = {"Message-ID": message_id, **list_headers(subscriber)}
-    if root_id and root_id != message_id:
-        headers["In-Reply-To"] = root_id
-        headers["References"] = root_id
-    incident = update.incident
-    context = {
-        "update": update,
-        "incident": incident,
-        "status": Incident.Status(update.status).label,
-        "body_html": render_markdown(update.body),
-        "update_url": absolute(reverse("status:update", args=[update.public_id])),
-        "statement_url": absolute(reverse("status:update-statement", args=[update.public_id])),
-        "incident_url": absolute(reverse("status:incident", args=[incident.pk])),
-        "changes": [
-            {"name": change.get("name", ""), "new_status_label": _status_label(change.get("new_status", ""))}
-            for change in update.affected_components or []
-        ],
-        "subscriber": subscriber,
-        "manage_url": manage_url(subscriber),
-        "unsubscribe_url": unsubscribe_url(subscriber),
-    }
-    return _message(
-        to=subscriber.email, subject=incident_subject(incident), template="update", context=context,
-        headers=headers, connection=connection,
-    )  # fmt: skip
 
 
 def confirm_message(subscriber: Subscriber) -> EmailMultiAlternatives:

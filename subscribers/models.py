@@ -68,7 +68,12 @@ class MailDelivery(TimeStampedModel):
 
     OPEN_STATES = (State.PENDING, State.SENDING, State.FAILED)
 
-    update = models.ForeignKey("incidents.IncidentUpdate", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (update, subscriber) index serves lookups by update. A second one cost
+    # writes on every state change, and while a large fan-out outran the planner's statistics, queries for
+    # some subscribers' rows went through it and read every row of the update, batch after batch.
+    update = models.ForeignKey(
+        "incidents.IncidentUpdate", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)

@@ -64,18 +64,34 @@ def hooks_for(update: IncidentUpdate) -> QuerySet[HookSubscription]:
     return _matching(queryset, through, "hooksubscription_id", update_component_ids(update)).order_by("pk")
 
 
-def thread_roots(*, incident_id: int, subscriber_ids: list[int]) -> dict[int, str]:
-    """For each subscriber, the Message-ID of the first mail they were sent about the incident (one query)."""
-    rows = (
-        MailDelivery.objects.filter(subscriber_id__in=subscriber_ids, update__incident_id=incident_id)
-        .exclude(state__in=[MailDelivery.State.SKIPPED, MailDelivery.State.DEAD])
-        .order_by("subscriber_id", "update__published_at", "update_id")
-        .values_list("subscriber_id", "message_id")
+def thread_roots(*, update: IncidentUpdate, subscriber_ids: list[int]) -> dict[int, str]:
+    """For each subscriber, the Message-ID of the first mail they were sent about the update's incident, if
+    that was for an earlier update (one query, none for an incident's first update).
+
+    Asked by (update, subscriber) pairs, the unique index answers it whatever the planner knows of the table:
+    during a large fan-out its statistics lag behind, and a plan through the update's index alone reads every
+    delivery of the update for each batch."""
+    earlier = list(
+        IncidentUpdate.objects.filter(incident_id=update.incident_id)
+        .filter(
+            Q(published_at__lt=update.published_at) | Q(published_at=update.published_at, pk__lt=update.pk)
+        )
+        .order_by("published_at", "pk")
+        .values_list("pk", flat=True)
     )
-    roots: dict[int, str] = {}
-    for subscriber_id, message_id in rows:
-        roots.setdefault(subscriber_id, message_id)
-    return roots
+    if not earlier:
+        return {}
+    order = {pk: index for index, pk in enumerate(earlier)}
+    rows = (
+        MailDelivery.objects.filter(update_id__in=earlier, subscriber_id__in=subscriber_ids)
+        .exclude(state__in=[MailDelivery.State.SKIPPED, MailDelivery.State.DEAD])
+        .values_list("subscriber_id", "update_id", "message_id")
+    )
+    roots: dict[int, tuple[int, str]] = {}
+    for subscriber_id, update_id, message_id in rows:
+        if subscriber_id not in roots or order[update_id] < roots[subscriber_id][0]:
+            roots[subscriber_id] = (order[update_id], message_id)
+    return {subscriber_id: message_id for subscriber_id, (_, message_id) in roots.items()}
 
 
 def update_reach(update: IncidentUpdate) -> tuple[dict[str, dict[str, int]], bool]:

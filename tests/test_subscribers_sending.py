@@ -8,6 +8,7 @@ from email import message_from_bytes, policy
 import pytest
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import F
 from django.utils import timezone
 
 from incidents import services as incident_services
@@ -216,6 +217,33 @@ def test_the_sweeper_fans_out_an_update_whose_task_never_ran(make_incident, publ
     assert Fanout.objects.filter(update=update, completed_at__isnull=False).exists()
 
 
+def test_the_fan_out_queues_full_batches_while_it_writes_and_a_rerun_only_what_is_still_pending(
+    make_incident, publisher, monkeypatch, settings
+):
+    settings.STATUSHUB_MAIL_BATCH_SIZE = 3
+    monkeypatch.setattr(sending, "WRITE_CHUNK", 4)
+    batches: list[list[int]] = []
+    monkeypatch.setattr(sending, "_enqueue_batch", lambda ids, countdown=0: batches.append(ids))
+    for n in range(10):
+        _subscriber(f"s{n}@example.com")
+    update = _publish(make_incident(public=False), publisher)
+
+    assert sending.fanout(update.pk) == 10
+
+    rows = list(MailDelivery.objects.filter(update=update).order_by("pk"))
+    assert [len(batch) for batch in batches] == [3, 3, 3, 1]
+    assert sorted(pk for batch in batches for pk in batch) == [row.pk for row in rows]
+    assert {row.message_id for row in rows} == {
+        f"<update.{update.public_id}.{row.subscriber_id}@localhost>" for row in rows
+    }
+    MailDelivery.objects.filter(pk__in=batches[0]).update(state="sent")
+    batches.clear()
+
+    assert sending.fanout(update.pk) == 7
+    assert MailDelivery.objects.filter(update=update).count() == 10
+    assert sorted(pk for batch in batches for pk in batch) == [row.pk for row in rows[3:]]
+
+
 def test_a_publish_never_fails_because_the_broker_is_down(
     make_incident, publisher, django_capture_on_commit_callbacks, monkeypatch
 ):
@@ -231,8 +259,9 @@ def test_a_publish_never_fails_because_the_broker_is_down(
     assert update.pk and not Fanout.objects.exists()  # the sweeper will fan it out
 
 
-def test_a_batch_costs_two_queries_per_mail_and_a_fixed_number_more(make_incident, publisher):
-    """Per mail: check it is still this batch's (the sweeper may have handed it on), then mark it sent."""
+def test_a_batch_costs_a_fixed_number_of_queries_and_two_more_per_chunk_of_mails(make_incident, publisher):
+    """Per chunk: check its rows are still this batch's (the sweeper may have handed some on), then mark
+    them sent together. Not per mail."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -248,7 +277,8 @@ def test_a_batch_costs_two_queries_per_mail_and_a_fixed_number_more(make_inciden
             assert sending.send_batch(ids).sent == count
         return len(queries)
 
-    assert queries_to_send(10) - queries_to_send(3) == 14
+    assert queries_to_send(10) == queries_to_send(3)
+    assert queries_to_send(2 * sending.MARK_EVERY + 1) - queries_to_send(1) == 2 * 2
 
 
 def test_a_row_the_sweeper_handed_on_mid_batch_is_left_to_the_other_worker(
@@ -259,16 +289,130 @@ def test_a_row_the_sweeper_handed_on_mid_batch_is_left_to_the_other_worker(
     update = _publish(make_incident(public=False), publisher)
     sending.fanout(update.pk)
     first, second = MailDelivery.objects.order_by("pk")
-    build = sending.mail.update_message
+    build = sending.UpdateMail.message
 
-    def slow_server(**kwargs):
-        # While the first mail is on its way, the sweeper decides the second is stuck and re-queues it.
+    def slow_server(self, copy, connection=None):
+        # While the batch is on its way, the sweeper decides the second row is stuck and re-queues it.
         MailDelivery.objects.filter(pk=second.pk).update(state="failed")
-        return build(**kwargs)
+        return build(self, copy, connection)
 
-    monkeypatch.setattr(sending.mail, "update_message", slow_server)
+    monkeypatch.setattr(sending.UpdateMail, "message", slow_server)
     outcome = sending.send_batch([first.pk, second.pk])
 
     assert outcome.sent == 1 and [m.to for m in mail.outbox] == [["slow0@example.com"]]
     second.refresh_from_db()
     assert second.state == "failed"  # the re-queued task sends it, once
+
+
+def _three_queued(make_incident, publisher) -> list[MailDelivery]:
+    for n in range(3):
+        _subscriber(f"s{n}@example.com")
+    update = _publish(make_incident(public=False), publisher)
+    sending.fanout(update.pk)  # not eager: the batch is only queued
+    return list(MailDelivery.objects.order_by("pk"))
+
+
+def _taken_by_another_worker(row: MailDelivery) -> None:
+    """What the sweeper and a second worker do to a row they think stuck: re-queue it, claim it again."""
+    MailDelivery.objects.filter(pk=row.pk).update(state="sending", attempts=F("attempts") + 1)
+
+
+def _on_send(monkeypatch, act) -> None:
+    from django.core.mail.backends.locmem import EmailBackend
+
+    send = EmailBackend.send_messages
+
+    def spy(self, messages):
+        act(messages[0].to[0])
+        return send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", spy)
+
+
+def test_a_slow_batch_renews_its_claim_before_each_mail_and_leaves_rows_it_lost(
+    make_incident, publisher, monkeypatch
+):
+    first, second, third = _three_queued(make_incident, publisher)
+    monkeypatch.setattr(sending, "LEASE_RENEW_SECONDS", -1)  # each mail as slow as the lease is long
+
+    def sweeper_meanwhile(to: str) -> None:
+        if to == "s0@example.com":
+            _taken_by_another_worker(first)  # sent by us, re-claimed before we could mark it
+            _taken_by_another_worker(second)  # not sent yet: the other worker sends it
+
+    _on_send(monkeypatch, sweeper_meanwhile)
+    outcome = sending.send_batch([first.pk, second.pk, third.pk])
+
+    assert [m.to for m in mail.outbox] == [["s0@example.com"], ["s2@example.com"]]
+    assert outcome.sent == 2
+    rows = {row.pk: (row.state, row.attempts) for row in MailDelivery.objects.all()}
+    # The other worker's rows are left as it holds them: not marked sent by this batch.
+    assert rows == {first.pk: ("sending", 2), second.pk: ("sending", 2), third.pk: ("sent", 1)}
+
+
+def test_mark_sent_and_mark_dead_change_only_rows_still_held(make_incident, publisher):
+    first, second, _ = _three_queued(make_incident, publisher)
+    claimed = {row.pk: row for row in sending._claim([first.pk, second.pk])}
+    _taken_by_another_worker(first)
+    _taken_by_another_worker(second)
+
+    sending._mark_sent([claimed[first.pk]])
+    sending._mark_dead([claimed[second.pk]], "refused")
+
+    assert set(MailDelivery.objects.filter(pk__in=claimed).values_list("state", "last_error")) == {
+        ("sending", "")
+    }
+
+
+def test_a_broken_connection_retries_only_rows_still_held(make_incident, publisher, monkeypatch):
+    import smtplib
+
+    first, second, third = _three_queued(make_incident, publisher)
+    prepare = sending._prepare
+
+    def handed_on_before_the_chunk(*args, **kwargs):
+        _taken_by_another_worker(second)
+        return prepare(*args, **kwargs)
+
+    def server_gone(to: str) -> None:
+        _taken_by_another_worker(third)  # after the chunk's check
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    monkeypatch.setattr(sending, "_prepare", handed_on_before_the_chunk)
+    _on_send(monkeypatch, server_gone)
+    outcome = sending.send_batch([first.pk, second.pk, third.pk])
+
+    assert outcome.sent == 0 and outcome.retry_in
+    assert outcome.retry_ids == [first.pk, third.pk]  # not the row dropped as no longer ours
+    rows = {row.pk: (row.state, row.attempts) for row in MailDelivery.objects.all()}
+    assert rows == {first.pk: ("failed", 1), second.pk: ("sending", 2), third.pk: ("sending", 2)}
+
+
+def test_a_mail_that_cannot_be_rendered_gives_up_its_batch_before_connecting(
+    make_incident, publisher, monkeypatch, caplog
+):
+    rows = _three_queued(make_incident, publisher)
+    opened = []
+    monkeypatch.setattr(sending, "get_connection", lambda **kwargs: opened.append(kwargs))
+
+    def broken_template(update):
+        raise ValueError("template error")
+
+    monkeypatch.setattr(sending, "mail_for", broken_template)
+    outcome = sending.send_batch([row.pk for row in rows])
+
+    assert (outcome.sent, outcome.retry_ids, opened, mail.outbox) == (0, None, [], [])
+    assert set(MailDelivery.objects.values_list("state", "last_error")) == {("dead", sending.BUILD_ERROR)}
+    assert "could not render the mail of update" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("code", "permanent"), [(550, True), (553, True), (450, False), (451, False), (452, False), (421, False)]
+)
+def test_only_a_5xx_refusal_of_a_recipient_is_final(code, permanent):
+    import smtplib
+
+    refused = smtplib.SMTPRecipientsRefused({"kim@example.com": (code, b"refused")})
+
+    assert sending._is_permanent(refused) is permanent
+    assert sending._is_deferred(refused) is (not permanent and code != 421)
