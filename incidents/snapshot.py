@@ -12,7 +12,9 @@ The open page polls ``_live/?v=<tag>``; the tag is a digest of the live region i
 answer "nothing new" (204) for it without any shared counter.
 """
 
+import fcntl
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -27,8 +29,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connections, transaction
-from django.db.models import Max
+from django.core.cache import cache
+from django.db import connections
 from django.http import Http404
 from django.test import RequestFactory
 from django.urls import Resolver404, resolve, reverse
@@ -205,8 +207,18 @@ def _incident_meta_key(pk: int) -> str:
     return f"incident-{pk}"
 
 
-def _refresh_incidents(store: Store, pks: Iterable[int], months: set[str], progress: Progress | None) -> int:
-    """Render (or remove) the files of each incident; collects the history months they touch into ``months``."""
+def _refresh_incidents(
+    store: Store,
+    pks: Iterable[int],
+    months: set[str],
+    progress: Progress | None,
+    failed: set[int] | None = None,
+) -> int:
+    """Render (or remove) the files of each incident; collects the history months they touch into ``months``.
+
+    An incident that fails to render is logged and left as it was (into ``failed``): one bad row must not hold
+    back the rest of the site.
+    """
     written = 0
     pks = sorted(set(pks))
     by_pk = {incident.pk: incident for incident in public_incidents().filter(pk__in=pks)}
@@ -218,7 +230,15 @@ def _refresh_incidents(store: Store, pks: Iterable[int], months: set[str], progr
         incident = by_pk.get(pk)
         files: dict[str, bytes] = {}
         if incident is not None and incident.acknowledged_at is not None:
-            files = incident_files(incident)
+            try:
+                files = incident_files(incident)
+            except Exception:
+                log.exception(
+                    "Incident %s could not be rendered into the snapshot; it keeps its old files", pk
+                )
+                if failed is not None:
+                    failed.add(pk)
+                continue
             months.add(_month_key(incident.acknowledged_at))
         removed = set(before.get("paths", [])) - set(files)
         written += store.write(files, removed)
@@ -246,11 +266,17 @@ def fingerprint() -> str:
         str(settings.STATUSHUB_POLL_SECONDS),
     ):
         digest.update(value.encode() + b"\0")
-    sources = [*sorted((Path(settings.BASE_DIR) / "templates" / "status").glob("*.html"))]
-    sources.append(Path(settings.STATIC_ROOT) / "staticfiles.json")
+    base = Path(settings.BASE_DIR)
+    sources = [
+        *sorted((base / "templates" / "status").glob("*.html")),
+        *sorted((base / "incidents").glob("*.py")),  # views, selectors, documents, feeds: what renders
+        *sorted((base / "incidents" / "templatetags").glob("*.py")),
+    ]
     for source in sources:
-        if source.exists():
-            digest.update(source.read_bytes())
+        digest.update(source.read_bytes())
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if manifest.exists():  # the hashed static names pages link to; canonical, so every node agrees
+        digest.update(json.dumps(json.loads(manifest.read_text()).get("paths", {}), sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -263,7 +289,8 @@ def differs_from_served() -> bool:
     return isinstance(site, dict) and site.get("fingerprint") not in (None, fingerprint())
 
 
-def _write_site_wide(store: Store, months: set[str]) -> int:
+def _write_site_wide(store: Store, months: set[str], *, complete: bool = True) -> int:
+    """The front page first, then the rest. ``complete``: every incident is rendered as this release renders."""
     front = front_page()
     written = store.write(front)  # first: the page most readers have open
     files = {**front, **site_wide()}
@@ -279,7 +306,7 @@ def _write_site_wide(store: Store, months: set[str]) -> int:
             "paths": sorted(files),
             "months": all_months,
             "built_at": timezone.now().isoformat(),
-            "fingerprint": fingerprint(),
+            "fingerprint": fingerprint() if complete else before.get("fingerprint"),
         },
     )
     return written
@@ -295,28 +322,38 @@ def refresh(store: Store | None = None, *, heartbeat: Callable[[], object] | Non
     store = store or snapshot_store()
     site = store.get_meta("site")
     if not isinstance(site, dict) or site.get("fingerprint") != fingerprint():
-        return build(store, progress=(lambda _: heartbeat()) if heartbeat else None)
-    written = 0
-    incidents = 0
-    while True:
-        with transaction.atomic():
-            changes = list(PublicChange.objects.select_for_update(skip_locked=True).order_by("pk")[:BATCH])
-            pks = {change.incident_id for change in changes if change.incident_id}
-            months: set[str] = set()
-            written += _refresh_incidents(store, pks, months, None)
-            if len(changes) < BATCH:
-                written += _write_site_wide(store, months)
-            PublicChange.objects.filter(pk__in=[change.pk for change in changes]).delete()
-        incidents += len(pks)
+        return build(store, heartbeat=heartbeat)
+    written = incidents = 0
+    months: set[str] = set()
+    more = True
+    while more:
+        done, count, more = _catch_up(store, months)
+        written += done
+        incidents += count
         if heartbeat:
             heartbeat()
-        if len(changes) < BATCH:
-            break
+    written += _write_site_wide(store, months)
     if written:
         log.info(
             "Snapshot refreshed: %d files written or removed, %d incidents re-rendered", written, incidents
         )
     return written
+
+
+def _catch_up(store: Store, months: set[str], after: int = 0) -> tuple[int, int, bool]:
+    """Render the incidents of one batch of recorded changes, then forget exactly those changes.
+
+    No transaction is held while rendering (SQLite would hold its write lock): a change committed meanwhile
+    has a row of its own, left for the next round. Returns (files written, incidents, whether more wait).
+    """
+    recorded = PublicChange.objects.filter(pk__gt=after).order_by("pk")
+    changes = list(recorded.values_list("pk", "incident_id")[:BATCH])
+    pks = {incident for _, incident in changes if incident}
+    failed: set[int] = set()
+    written = _refresh_incidents(store, pks, months, None, failed)
+    # A failed incident keeps its change: it is tried again at the next refresh.
+    PublicChange.objects.filter(pk__in=[pk for pk, incident in changes if incident not in failed]).delete()
+    return written, len(pks), len(changes) == BATCH
 
 
 def all_incident_pks() -> list[int]:
@@ -330,6 +367,7 @@ def build(
     pks: list[int] | None = None,
     consume_changes: bool = True,
     jobs: int = 1,
+    heartbeat: Callable[[], object] | None = None,
 ) -> int:
     """Render every public file into ``store`` and remove any it holds that are no longer public.
 
@@ -337,22 +375,31 @@ def build(
     ``jobs``: processes rendering incidents side by side (a long history renders at about 30 incidents a
     second per process).
     """
-    recorded = PublicChange.objects.aggregate(last=Max("pk"))["last"] if consume_changes else None
+    recorded = list(PublicChange.objects.values_list("pk", flat=True)) if consume_changes else []
     pks = all_incident_pks() if pks is None else pks
-    months: set[str] = set()
-    written = 0
+    months = {
+        _month_key(when) for when in public_incidents().datetimes("acknowledged_at", "month", tzinfo=UTC)
+    }
+    # Site-wide first: the front page, API and feeds are current at once, even if the history takes an hour.
+    written = _write_site_wide(store, months, complete=False)
     if jobs > 1 and len(pks) > CHUNK:
-        written += _render_in_processes(store, pks, months, progress, jobs)
+        written += _render_in_processes(store, pks, set(), progress, jobs)
     else:
         for chunk in _chunks(pks, CHUNK):
-            written += _refresh_incidents(store, chunk, months, progress)
+            written += _refresh_incidents(store, chunk, set(), progress)
+            if consume_changes:  # what is published meanwhile is not held back until the end
+                touched: set[str] = set()
+                caught_up, count, _ = _catch_up(store, touched, after=max(recorded, default=0))
+                if count:
+                    written += caught_up + _write_site_wide(store, touched, complete=False)
+            if heartbeat:
+                heartbeat()
     written += _write_site_wide(store, months)
     kept = _kept_paths(store, pks)
     stale = [path for path in store.paths() if path not in kept]
     written += store.write({}, removed=stale)
-    if recorded is not None:
-        # Changes recorded before the build began are in it; later ones wait for the next refresh.
-        PublicChange.objects.filter(pk__lte=recorded).delete()
+    # The changes recorded before the build began are all in it; later ones wait for the next refresh.
+    PublicChange.objects.filter(pk__in=recorded).delete()
     return written
 
 
@@ -410,19 +457,35 @@ def live_tag(body: bytes) -> str | None:
 
 
 class MirroredStore:
-    """The deployment's store plus a static copy kept in step (``STATUSHUB_EXPORT_DIR``). Reads use the first."""
+    """The deployment's store plus a static copy kept in step (``STATUSHUB_EXPORT_DIR``). Reads use the first.
+
+    The copy never holds the real site back: the deployment's store is written first, and a copy that cannot be
+    written (disk full, permissions) is logged and exported whole again at the next refresh.
+    """
+
+    STALE = "snapshot-mirror-stale"
 
     def __init__(self, primary: Store, mirror: FileStore) -> None:
         self.primary = primary
         self.mirror = mirror
+
+    def _mirrored(self, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except OSError:
+            log.exception(
+                "The static copy in %s could not be updated; it will be exported again", self.mirror.root
+            )
+            cache.set(self.STALE, 1, timeout=None)
 
     def read(self, path: str) -> File | None:
         return self.primary.read(path)
 
     def write(self, files: dict[str, bytes], removed: Iterable[str] = ()) -> int:
         removed = list(removed)
-        self.mirror.write(files, removed)
-        return self.primary.write(files, removed)
+        written = self.primary.write(files, removed)
+        self._mirrored(lambda: self.mirror.write(files, removed))
+        return written
 
     def paths(self) -> Iterator[str]:
         return self.primary.paths()
@@ -431,22 +494,42 @@ class MirroredStore:
         return self.primary.get_meta(key)
 
     def set_meta(self, key: str, value: object) -> None:
-        self.mirror.set_meta(key, value)
         self.primary.set_meta(key, value)
+        self._mirrored(lambda: self.mirror.set_meta(key, value))
 
     def clear(self) -> None:
-        self.mirror.clear()
         self.primary.clear()
+        self.mirror.clear()
 
 
 def deployment_store() -> Store:
+    """The store public pages are served from, mirrored into ``STATUSHUB_EXPORT_DIR`` when that is set.
+
+    The copy is exported whole when it does not exist yet, when it was rendered by another release or with
+    other settings (its static files and photos would be out of date), or after it failed to update.
+    """
     store = snapshot_store()
     if not settings.STATUSHUB_EXPORT_DIR:
         return store
     target = Path(settings.STATUSHUB_EXPORT_DIR)
-    if not target.exists():
-        export(target)
-    return MirroredStore(store, FileStore(target))
+    copy = FileStore(target)
+    site = copy.get_meta("site") if _is_export(target) else None
+    current = isinstance(site, dict) and site.get("fingerprint") == fingerprint()
+    if not current or cache.get(MirroredStore.STALE):
+        try:
+            export(target)  # refuses a directory that is not an export
+        except (ExportError, OSError):
+            # The copy is extra: the public site itself must keep refreshing.
+            log.exception("Could not export the static copy to %s; serving goes on without it", target)
+            return store
+        cache.delete(MirroredStore.STALE)
+    return MirroredStore(store, copy)
+
+
+def _is_export(target: Path) -> bool:
+    """``target`` is a link into its own ``.<name>.versions`` folder, as ``export`` leaves it."""
+    versions = (target.parent / f".{target.name}.versions").resolve()
+    return target.is_symlink() and target.resolve().parent == versions
 
 
 # --- Export: the same files, for nginx, any static host or a CDN ---------------------------------------------
@@ -474,14 +557,23 @@ def export(
     versions stay (to roll back by hand), older ones are removed.
     """
     target = Path(os.path.abspath(target))
+    refusal = f"{target} already exists and is not a StatusHub export. Give a new path, or remove it first."
+    if target.is_symlink() and not _is_export(target):
+        raise ExportError(refusal)
     if target.exists() and not target.is_symlink():
         if not target.is_dir() or any(target.iterdir()):
-            raise ExportError(
-                f"{target} already exists and is not a StatusHub export. Give a new path, or remove it first."
-            )
+            raise ExportError(refusal)
         target.rmdir()
     versions = target.parent / f".{target.name}.versions"
     versions.mkdir(parents=True, exist_ok=True)
+    with open(versions / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one export at a time into one place: none prunes another's work
+        return _export(target, versions, progress=progress, keep=keep, jobs=jobs)
+
+
+def _export(
+    target: Path, versions: Path, *, progress: Callable[[int], Progress] | None, keep: int, jobs: int
+) -> Exported:
     staging = Path(tempfile.mkdtemp(dir=versions, prefix=f"{timezone.now():%Y%m%dT%H%M%S.%f}-"))
     try:
         pks = all_incident_pks()
@@ -502,8 +594,9 @@ def export(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    for old in sorted(versions.iterdir(), key=lambda p: p.name)[: -(keep + 1)]:
-        if old != staging and not old.name.startswith(".link-"):
+    exports = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for old in exports[: -(keep + 1)]:
+        if old != staging:
             shutil.rmtree(old, ignore_errors=True)
     count = sum(1 for _ in store.paths())
     return Exported(target=target, version_dir=staging, files=count, incidents=len(pks))

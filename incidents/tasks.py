@@ -1,6 +1,7 @@
 """Celery tasks: load by id, call the domain, stay thin."""
 
 import logging
+import secrets
 import shlex
 import subprocess
 
@@ -46,19 +47,27 @@ def refresh_snapshot() -> None:
     """Bring the public snapshot up to date. One refresh runs at a time; requests made meanwhile fold into one more."""
     cache.set(_AGAIN, 1, timeout=600)
     while cache.get(_AGAIN):
-        if not cache.add(_LOCK, 1, timeout=300):
+        token = secrets.token_hex(8)
+        if not cache.add(_LOCK, token, timeout=300):
             return  # the running refresh sees _AGAIN when it finishes
         try:
             cache.delete(_AGAIN)
             written = snapshot.refresh(snapshot.deployment_store(), heartbeat=lambda: cache.touch(_LOCK, 300))
+            if written and settings.STATUSHUB_EXPORT_DIR and settings.STATUSHUB_EXPORT_COMMAND:
+                push_export()  # under the lock: the copy does not change while it is pushed
         finally:
-            cache.delete(_LOCK)
-        if written and settings.STATUSHUB_EXPORT_COMMAND:
-            _push_export()
+            if cache.get(_LOCK) == token:  # ours: a lock that expired meanwhile may be another worker's now
+                cache.delete(_LOCK)
 
 
-def _push_export() -> None:
-    command = shlex.split(settings.STATUSHUB_EXPORT_COMMAND.replace("{dir}", settings.STATUSHUB_EXPORT_DIR))
+def push_export() -> None:
+    """Run ``STATUSHUB_EXPORT_COMMAND``, ``{dir}`` standing for the export's directory (no shell is involved)."""
+    try:
+        words = shlex.split(settings.STATUSHUB_EXPORT_COMMAND)
+    except ValueError as exc:
+        log.error("STATUSHUB_EXPORT_COMMAND cannot be split into words: %s", exc)
+        return
+    command = [word.replace("{dir}", settings.STATUSHUB_EXPORT_DIR) for word in words]
     try:
         done = subprocess.run(command, capture_output=True, timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -798,6 +798,7 @@ def _configure_export(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--keep", type=int, default=2, help="earlier exports kept beside it (default 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in cron)")
+    parser.add_argument("--jobs", type=int, help="processes rendering side by side (default: cores)")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -808,6 +809,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "django", "export", args.dir, "--keep", str(args.keep)]
     if args.no_progress:
         command.append("--no-progress")
+    if args.jobs:
+        command += ["--jobs", str(args.jobs)]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "statushub.settings"),

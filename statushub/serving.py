@@ -17,8 +17,9 @@ from statushub.lib.snapshot_store import File, SnapshotUnavailable, headers_for,
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-# Query strings the snapshot cannot answer: a chain page further on is rendered on demand.
-_DYNAMIC_QUERIES = ("after=",)
+# The one query the snapshot cannot answer: a chain page further on is rendered on demand. Any other query
+# string (cache busters, tracking tags) gets the snapshot's file.
+_CHAIN = "/.well-known/statushub/chain.json"
 _BODILESS = {"HEAD"}
 
 
@@ -27,11 +28,18 @@ def _headers(path: str, site_url: str, hub: str, max_age: int) -> tuple[tuple[st
     return tuple(headers_for(path, site_url=site_url, hub=hub, max_age=max_age))
 
 
-@lru_cache(maxsize=8192)
-def _live_tag(etag: str, body: bytes) -> str | None:
-    from incidents.snapshot import live_tag
+_live_tags: dict[str, str | None] = {}
 
-    return live_tag(body)
+
+def _live_tag(found: File) -> str | None:
+    """The tag a live region carries for its next poll, remembered by ETag (not by body: memory stays small)."""
+    if found.etag not in _live_tags:
+        from incidents.snapshot import live_tag
+
+        if len(_live_tags) > 4096:
+            _live_tags.clear()
+        _live_tags[found.etag] = live_tag(found.body)
+    return _live_tags[found.etag]
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -75,7 +83,7 @@ class SnapshotApp:
     ) -> list[bytes] | None:
         path = environ.get("PATH_INFO") or "/"
         query = environ.get("QUERY_STRING", "")
-        if query and any(marker in query for marker in _DYNAMIC_QUERIES):
+        if path == _CHAIN and _query_value(query, "after") is not None:
             return None
         try:
             found = snapshot_store().read(path)
@@ -104,4 +112,4 @@ class SnapshotApp:
     @staticmethod
     def _unchanged(query: str, found: File) -> bool:
         shown = _query_value(query, "v")
-        return shown is not None and shown == _live_tag(found.etag, found.body)
+        return shown is not None and shown == _live_tag(found)

@@ -100,15 +100,17 @@ def test_a_configured_export_is_kept_in_step_after_each_change_and_pushed(site, 
     assert served.body == page
 
 
-def _nginx(tmp_path: Path, config_name: str, replacements: dict[str, str]) -> tuple[list[str], int]:
+def _nginx(
+    tmp_path: Path, config_name: str, replacements: dict[str, str], *, before: str = ""
+) -> tuple[list[str], int]:
+    """nginx running one of the shipped configs (``before``: a file included ahead of it, at http level)."""
     if not Path(NGINX).exists():
         pytest.skip("nginx is not installed (scripts/test.sh installs it)")
     port = free_port()
-    config = (
-        (REPO / "deploy" / "nginx" / config_name)
-        .read_text()
-        .replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    )
+    config = (REPO / "deploy" / "nginx" / config_name).read_text()
+    config = config.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    if before:
+        config = (REPO / "deploy" / "nginx" / before).read_text() + config
     for old, new in replacements.items():
         assert old in config
         config = config.replace(old, new)
@@ -210,19 +212,34 @@ def test_the_proxy_config_serves_the_export_when_every_web_node_is_down(site, tm
             "server 10.0.0.11:8000": f"server 127.0.0.1:{dead}",
             "server 10.0.0.12:8000": f"server 127.0.0.1:{dead}",
             "/srv/statushub/site": str(root),
+            "https://status.example.com": "http://localhost:8000",
         },
+        before="statushub-maps.conf",
     )
     base = f"http://127.0.0.1:{port}"
     with running_server(command, url=base, log=tmp_path / "nginx.out"):
         page = httpx.get(f"{base}/")
         summary = httpx.get(f"{base}/api/v2/summary.json")
         manage = httpx.get(f"{base}/manage/")
+        live = httpx.get(f"{base}/_live/")
+        feed = httpx.get(f"{base}/history.atom")
+        bookkeeping = httpx.get(f"{base}/.statushub/site.json")
 
     assert page.status_code == 200 and page.headers["x-statushub-served-from"] == "export"
     assert page.content == (root / "index.html").read_bytes()
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert summary.status_code == 200 and summary.headers["content-type"] == "application/json"
     assert manage.status_code == 503, "what only the app can answer says so"
+    assert (
+        summary.headers["access-control-allow-origin"] == "*"
+        and "access-control-allow-origin" not in page.headers
+    )
+    assert live.headers["cache-control"] == "public, max-age=5, stale-if-error=86400"
+    assert (
+        feed.headers["link"] == '<http://localhost:8000/history.atom>; rel="self"'
+        and "link" not in page.headers
+    )
+    assert bookkeeping.status_code == 404
 
 
 @pytest.mark.django_db(transaction=True)
@@ -232,3 +249,53 @@ def test_several_processes_export_the_same_files_as_one(site, tmp_path, monkeypa
     two = snapshot.export(tmp_path / "two", jobs=2)
     assert one.files == two.files
     assert _exported_files(tmp_path / "one") == _exported_files(tmp_path / "two")
+
+
+def test_a_copy_that_cannot_be_written_never_holds_the_public_site_back(site, publisher, tmp_path, caplog):
+    target = tmp_path / "mirror"
+    with override_settings(STATUSHUB_EXPORT_DIR=str(target)):
+        snapshot.build(snapshot_store())
+        tasks.refresh_snapshot()  # exports the copy
+        version = target.resolve()
+        version.chmod(0o500)  # e.g. a read-only mount
+        (version / "incidents").chmod(0o500)
+        try:
+            services.update_publish(
+                incident=site["open"], author=publisher, status="monitoring", body="Onward."
+            )
+            tasks.refresh_snapshot()
+        finally:
+            version.chmod(0o755)
+            (version / "incidents").chmod(0o755)
+    served = snapshot_store().read(f"/incidents/{site['open'].pk}/")
+    assert served is not None and b"Onward." in served.body
+    if os.geteuid() != 0:  # root writes through read-only modes
+        assert "could not be updated" in caplog.text
+
+
+def test_a_configured_copy_in_a_directory_that_is_not_an_export_is_refused_but_serving_goes_on(
+    site, publisher, tmp_path, caplog
+):
+    target = tmp_path / "www"
+    target.mkdir()
+    (target / "index.html").write_text("someone else's site")
+    with override_settings(STATUSHUB_EXPORT_DIR=str(target)):
+        snapshot.build(snapshot_store())
+        services.update_publish(incident=site["open"], author=publisher, status="monitoring", body="Served.")
+        tasks.refresh_snapshot()
+    assert (target / "index.html").read_text() == "someone else's site"
+    assert "Could not export the static copy" in caplog.text
+    served = snapshot_store().read(f"/incidents/{site['open'].pk}/")
+    assert served is not None and b"Served." in served.body
+
+
+def test_the_push_command_takes_a_directory_with_spaces(site, publisher, tmp_path):
+    target = tmp_path / "status site"
+    marker = tmp_path / "pushed"
+    with override_settings(
+        STATUSHUB_EXPORT_DIR=str(target), STATUSHUB_EXPORT_COMMAND=f"cp -r {{dir}}/_live {marker}"
+    ):
+        snapshot.build(snapshot_store())
+        services.update_publish(incident=site["open"], author=publisher, status="monitoring", body="Pushed.")
+        tasks.refresh_snapshot()
+    assert (marker / "index.html").exists()

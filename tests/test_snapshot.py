@@ -344,3 +344,68 @@ def test_both_stores_give_the_same_gzip_for_the_same_file(tmp_path):
     store.write({"/": body})
     found = store.read("/")
     assert found is not None and found.gzipped is not None and gzip.decompress(found.gzipped) == body
+
+
+def test_made_up_addresses_cannot_grow_a_processs_memory(tmp_path):
+    store = FileStore(tmp_path / "site", memory_bytes=50_000)
+    for n in range(5_000):
+        assert store.read(f"/incidents/1/x{n}") is None
+    assert store.memory.used <= 50_000
+
+
+@pytest.mark.django_db
+def test_an_incident_that_fails_to_render_does_not_hold_back_the_rest(site, publisher, monkeypatch, caplog):
+    store = snapshot_store()
+    snapshot.build(store)
+    real = snapshot.incident_files
+
+    def broken(incident):
+        if incident.pk == site["resolved"].pk:
+            raise ValueError("a template bug on odd data")
+        return real(incident)
+
+    monkeypatch.setattr(snapshot, "incident_files", broken)
+    services.update_publish(incident=site["resolved"], author=publisher, status="resolved", body="Odd.")
+    services.update_publish(
+        incident=site["open"], author=publisher, status="monitoring", body="Still moving."
+    )
+    snapshot.refresh(store)
+
+    front = store.read("/")
+    assert front is not None and b"Still moving." in front.body
+    assert f"Incident {site['resolved'].pk} could not be rendered" in caplog.text
+    assert PublicChange.objects.filter(incident_id=site["resolved"].pk).exists(), "tried again next time"
+    assert not PublicChange.objects.filter(incident_id=site["open"].pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_change_recorded_during_a_build_is_not_lost(site, publisher, monkeypatch):
+    store = snapshot_store()
+    real = snapshot._refresh_incidents
+    published: list[bool] = []
+
+    def meanwhile(*args, **kwargs):
+        if not published:  # another transaction commits while the build renders
+            published.append(True)
+            services.update_publish(
+                incident=site["open"], author=publisher, status="monitoring", body="Late."
+            )
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot, "_refresh_incidents", meanwhile)
+    snapshot.build(store)
+    monkeypatch.setattr(snapshot, "_refresh_incidents", real)
+    snapshot.refresh(store)
+    page = store.read(f"/incidents/{site['open'].pk}/")
+    assert page is not None and b"Late." in page.body
+
+
+@pytest.mark.django_db
+def test_only_the_chain_page_takes_after_from_the_query(site):
+    snapshot.build(snapshot_store())
+    inner = Inner()
+    app = SnapshotApp(inner)
+    assert wsgi_get(app, "/?after=1")[0] == 200
+    assert wsgi_get(app, "/api/v2/summary.json?utm_after=x")[0] == 200
+    assert wsgi_get(app, "/.well-known/statushub/chain.json?after=1")[0] == 418
+    assert inner.calls == ["GET /.well-known/statushub/chain.json"]

@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -102,16 +103,21 @@ class Memory:
                 self._entries.move_to_end(path)
             return entry
 
+    @staticmethod
+    def _cost(path: str, found: File | None) -> int:
+        # A miss is remembered too, and costs its path: a flood of made-up URLs cannot grow memory unbounded.
+        return len(path) + 100 + (found.size if found else 0)
+
     def put(self, path: str, generation: object, found: File | None) -> None:
         with self._lock:
             old = self._entries.pop(path, None)
-            if old is not None and old[1] is not None:
-                self.used -= old[1].size
+            if old is not None:
+                self.used -= self._cost(path, old[1])
             self._entries[path] = (generation, found)
-            self.used += found.size if found else 0
+            self.used += self._cost(path, found)
             while self.used > self.budget and len(self._entries) > 1:
-                _, (_, evicted) = self._entries.popitem(last=False)
-                self.used -= evicted.size if evicted else 0
+                evicted_path, (_, evicted) = self._entries.popitem(last=False)
+                self.used -= self._cost(evicted_path, evicted)
 
     def clear(self) -> None:
         with self._lock:
@@ -124,8 +130,8 @@ def file_name(path: str) -> str:
     if not path.startswith("/") or "\\" in path or "\0" in path:
         raise ValueError(f"not a snapshot path: {path!r}")
     parts = PurePosixPath(path).parts[1:]
-    if any(part in ("..", ".") for part in parts):
-        raise ValueError(f"not a snapshot path: {path!r}")
+    if any(part.startswith(".") and part != ".well-known" for part in parts):
+        raise ValueError(f"not a snapshot path: {path!r}")  # also keeps the store's own .statushub/ private
     name = "/".join(parts)
     if path.endswith("/"):
         name = f"{name}/index.html" if name else "index.html"
@@ -292,8 +298,11 @@ class RedisStore:
         self.recheck = recheck
         self._generation: object = None
         self._checked_at = 0.0
+        self._down_until = 0.0
         self.memory = Memory(memory_bytes)
         self._lock = threading.Lock()
+
+    OUTAGE_BACKOFF = 2.0
 
     def _current(self) -> object:
         now = time.monotonic()
@@ -306,6 +315,10 @@ class RedisStore:
 
     def read(self, path: str) -> File | None:
         remembered = self.memory.get(path)
+        if time.monotonic() < self._down_until:
+            if remembered is not None:
+                return remembered[1]
+            raise SnapshotUnavailable("Redis was unreachable a moment ago")
         try:
             generation = self._current()
             if remembered is not None and remembered[0] == generation:
@@ -318,11 +331,13 @@ class RedisStore:
             ):
                 self.memory.put(path, generation, remembered[1])
                 return remembered[1]
-            with self.client.pipeline(transaction=False) as pipe:
+            with self.client.pipeline(transaction=True) as pipe:  # a body and its own ETag, never a mix
                 pipe.hget(self.bodies, path)
                 pipe.hget(self.etags, path)
                 body, etag = pipe.execute()
         except redis.RedisError as exc:
+            # Don't wait on an unreachable Redis at every request: answer from memory, ask again in a while.
+            self._down_until = time.monotonic() + self.OUTAGE_BACKOFF
             if remembered is not None:
                 return remembered[1]
             raise SnapshotUnavailable(str(exc)) from exc
@@ -349,7 +364,7 @@ class RedisStore:
             if gone:
                 pipe.hdel(self.bodies, *gone)
                 pipe.hdel(self.etags, *gone)
-            pipe.incr(self.generation_key)
+            pipe.set(self.generation_key, secrets.token_hex(8))  # never repeats, even after a flush
             pipe.execute()
         return len(changed) + len(gone)
 
@@ -376,6 +391,7 @@ class RedisStore:
         with self._lock:
             self._generation = None
             self._checked_at = 0.0
+            self._down_until = 0.0
 
 
 def _text(value: object) -> str:
