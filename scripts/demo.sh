@@ -32,7 +32,7 @@ celery -A statushub worker --loglevel=INFO --pool=threads --concurrency=8 >var/l
 pids+=($!)
 celery -A statushub beat --loglevel=INFO >var/log/beat.log 2>&1 &
 pids+=($!)
-# granian: 3-10x gunicorn's requests per second on the public pages, measured by bench/surge.py.
+# granian: 3-9x gunicorn's requests per second on the public pages, measured by bench/surge.py.
 granian --interface wsgi --host "$HOST" --port "$PORT" --workers 2 --blocking-threads 8 \
     --access-log statushub.wsgi:application >var/log/web.log 2>&1 &
 pids+=($!)
