@@ -1,6 +1,5 @@
 """``statushub export DIR``: the public site as static files, byte for byte what the app serves."""
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from incidents import snapshot
+from incidents.management import rendering
 
 
 class Command(BaseCommand):
@@ -19,32 +19,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("dir", type=Path, help="where the site goes, e.g. /srv/status")
         parser.add_argument("--keep", type=int, default=2, help="earlier exports kept beside it (default 2)")
-        parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in cron)")
-        parser.add_argument(
-            "--jobs",
-            type=int,
-            default=os.cpu_count() or 1,
-            help="processes rendering side by side (default: cores)",
-        )
+        rendering.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         bars: list[tqdm[Any]] = []
 
         def progress(total: int) -> snapshot.Progress:
-            bar = tqdm(
-                total=total,
-                unit="incident",
-                desc="Exporting",
-                disable=options["no_progress"],
-                file=self.stderr,
-            )
+            bar = rendering.progress_bar(total, desc="Exporting", options=options)
             bars.append(bar)
             return bar.update
 
         if snapshot.differs_from_served():
             self.stderr.write(
-                "Warning: the site the app serves was rendered with other settings (site name, address, time "
-                "zone) or templates than this command has. Run it with the server's environment, or the export "
+                "Warning: the site the app serves was rendered by another release or with other settings (site name, "
+                "address, time zone) than this command has. Run it with the server's environment, or the export "
                 "will not match what visitors see."
             )
         try:
