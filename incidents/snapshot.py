@@ -42,6 +42,7 @@ from incidents import selectors
 from incidents.documents import absolute
 from incidents.models import Component, Incident, IncidentUpdate, PublicChange, SigningKey
 from incidents.selectors import public_incidents
+from incidents.verify_views import CHAIN_PAGE
 from statushub.lib import public_cache
 from statushub.lib.snapshot_store import File, FileStore, Store, snapshot_store
 
@@ -172,7 +173,6 @@ def site_wide() -> dict[str, bytes]:
     paths += [
         reverse("status:key-pem", args=[kid]) for kid in SigningKey.objects.values_list("kid", flat=True)
     ]
-    paths.append(reverse("status:chain"))
     for path in paths:
         body = render(path)
         if body is not None:
@@ -289,22 +289,45 @@ def differs_from_served() -> bool:
     return isinstance(site, dict) and site.get("fingerprint") not in (None, fingerprint())
 
 
-def _write_site_wide(store: Store, months: set[str], *, complete: bool = True) -> int:
-    """The front page first, then the rest. ``complete``: every incident is rendered as this release renders."""
+def chain_pages(*, whole: bool) -> dict[str, bytes]:
+    """The chain's pages: all of them (``whole``), or the first and the last two, the only ones a publish changes."""
+    signed = IncidentUpdate.objects.exclude(signature="").order_by("seq").values_list("seq", flat=True)
+    everything = list(signed) if whole else None  # one read instead of an OFFSET per page
+    count = len(everything) if everything is not None else signed.count()
+    last = max(0, (count - 1) // CHAIN_PAGE)
+    files: dict[str, bytes] = {}
+    for number in range(0, last + 1) if whole else sorted({0, max(0, last - 1), last}):
+        # Page n starts after the seq of the (500·n)-th signed update, which is where page n-1's "next" points.
+        if number == 0:
+            path = reverse("status:chain")
+        else:
+            start = (everything or signed)[CHAIN_PAGE * number - 1]
+            path = reverse("status:chain-page", args=[start])
+        body = render(path)
+        if body is not None:
+            files[path] = body
+    return files
+
+
+def _write_site_wide(
+    store: Store, months: set[str], *, complete: bool = True, whole_chain: bool = False
+) -> int:
+    """The front page first, then the rest. ``complete``: every incident is rendered as this release renders;
+    ``whole_chain``: every page of the chain, not just the ones a publish changes."""
     front = front_page()
     written = store.write(front)  # first: the page most readers have open
     files = {**front, **site_wide()}
-    pages = history_months(months)
+    pages = {**history_months(months), **chain_pages(whole=whole_chain)}
     before = store.get_meta("site")
     before = before if isinstance(before, dict) else {}
     written += store.write({**files, **pages}, removed=set(before.get("paths", [])) - set(files))
-    # Month pages stay once written (a month never stops being a valid page); only the rest can go.
-    all_months = sorted({*before.get("months", []), *(p for p in pages if p != reverse("status:history"))})
+    # Month and chain pages stay once written (they never stop being valid pages); only the rest can go.
+    kept = sorted({*before.get("kept", []), *(p for p in pages if p != reverse("status:history"))})
     store.set_meta(
         "site",
         {
             "paths": sorted(files),
-            "months": all_months,
+            "kept": kept,
             "built_at": timezone.now().isoformat(),
             "fingerprint": fingerprint() if complete else before.get("fingerprint"),
         },
@@ -394,7 +417,7 @@ def build(
                     written += caught_up + _write_site_wide(store, touched, complete=False)
             if heartbeat:
                 heartbeat()
-    written += _write_site_wide(store, months)
+    written += _write_site_wide(store, months, whole_chain=True)
     kept = _kept_paths(store, pks)
     stale = [path for path in store.paths() if path not in kept]
     written += store.write({}, removed=stale)
@@ -441,7 +464,7 @@ def _kept_paths(store: Store, pks: list[int]) -> set[str]:
         meta = store.get_meta(key)
         if isinstance(meta, dict):
             kept.update(meta.get("paths", []))
-            kept.update(meta.get("months", []))
+            kept.update(meta.get("kept", []))
     kept.add(reverse("status:history"))
     return kept
 

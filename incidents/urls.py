@@ -18,4 +18,5 @@ urlpatterns = [
     path(".well-known/statushub/keys.json", verify_views.keys_json, name="keys"),
     path(".well-known/statushub/keys/<str:kid>.pem", verify_views.key_pem, name="key-pem"),
     path(".well-known/statushub/chain.json", verify_views.chain_json, name="chain"),
+    path(".well-known/statushub/chain/<int:after>.json", verify_views.chain_json, name="chain-page"),
 ]

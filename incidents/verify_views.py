@@ -70,11 +70,14 @@ def key_pem(request: HttpRequest, kid: str) -> HttpResponse:
 
 @public
 @condition(etag_func=etag)
-def chain_json(request: HttpRequest) -> HttpResponse:
-    try:
-        after = max(0, int(request.GET.get("after", "0")))
-    except ValueError:
-        return HttpResponse("after must be a whole number", status=400, content_type="text/plain")
+def chain_json(request: HttpRequest, after: int | None = None) -> HttpResponse:
+    """The chain, 500 entries a page. Later pages live at ``chain/<after>.json`` (a path, so a static export
+    holds them too); ``?after=`` on the first address still works."""
+    if after is None:
+        try:
+            after = max(0, int(request.GET.get("after", "0")))
+        except ValueError:
+            return HttpResponse("after must be a whole number", status=400, content_type="text/plain")
     page = list(
         IncidentUpdate.objects.exclude(signature="")
         .filter(seq__gt=after)
@@ -83,5 +86,5 @@ def chain_json(request: HttpRequest) -> HttpResponse:
     )
     more = len(page) > CHAIN_PAGE
     page = page[:CHAIN_PAGE]
-    next_url = absolute(reverse("status:chain") + f"?after={page[-1].seq}") if more and page else None
+    next_url = absolute(reverse("status:chain-page", args=[page[-1].seq])) if more and page else None
     return _json({"site": absolute(""), "entries": [chain_entry(u) for u in page], "next": next_url})

@@ -409,3 +409,36 @@ def test_only_the_chain_page_takes_after_from_the_query(site):
     assert wsgi_get(app, "/api/v2/summary.json?utm_after=x")[0] == 200
     assert wsgi_get(app, "/.well-known/statushub/chain.json?after=1")[0] == 418
     assert inner.calls == ["GET /.well-known/statushub/chain.json"]
+
+
+@pytest.mark.django_db
+def test_every_page_of_the_chain_is_in_the_snapshot_and_a_publish_adds_the_next(site, publisher, monkeypatch):
+    import json
+
+    from incidents import verify_views
+
+    monkeypatch.setattr(verify_views, "CHAIN_PAGE", 1)
+    monkeypatch.setattr(snapshot, "CHAIN_PAGE", 1)
+    store = snapshot_store()
+    snapshot.build(store)
+    app = SnapshotApp(Inner())
+
+    def walk() -> list[int]:
+        seqs, url = [], "/.well-known/statushub/chain.json"
+        while url:
+            status, _, body = wsgi_get(app, url)
+            assert status == 200, url  # from the snapshot: no query string a static host would ignore
+            page = json.loads(body)
+            seqs += [entry["seq"] for entry in page["entries"]]
+            url = page["next"] and page["next"].removeprefix("http://localhost:8000")
+        return seqs
+
+    signed = [
+        seq
+        for seq in IncidentUpdate.objects.exclude(signature="").order_by("seq").values_list("seq", flat=True)
+        if seq
+    ]
+    assert walk() == signed and len(signed) >= 3
+    services.update_publish(incident=site["open"], author=publisher, status="monitoring", body="Next page.")
+    snapshot.refresh(store)
+    assert walk() == [*signed, signed[-1] + 1]
