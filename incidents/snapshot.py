@@ -13,12 +13,12 @@ answer "nothing new" (204) for it without any shared counter.
 """
 
 import fcntl
+import functools
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -58,7 +58,6 @@ STATUSPAGE_API = (
     "maintenances-upcoming",
     "maintenances-active",
 )
-LIVE_TAG = re.compile(rb'hx-get="[^"?]*\?v=([0-9a-f]{16})"')
 _factory = RequestFactory()  # a bare GET request, no middleware: exactly what a public view gets
 BATCH = 2000  # change rows per transaction
 CHUNK = 200  # incidents per query (and per process, when several render)
@@ -266,18 +265,25 @@ def fingerprint() -> str:
         str(settings.STATUSHUB_POLL_SECONDS),
     ):
         digest.update(value.encode() + b"\0")
-    base = Path(settings.BASE_DIR)
-    sources = [
-        *sorted((base / "templates" / "status").glob("*.html")),
-        *sorted((base / "incidents").glob("*.py")),  # views, selectors, documents, feeds: what renders
-        *sorted((base / "incidents" / "templatetags").glob("*.py")),
-    ]
-    for source in sources:
-        digest.update(source.read_bytes())
+    digest.update(_code_digest())
     manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
     if manifest.exists():  # the hashed static names pages link to; canonical, so every node agrees
         digest.update(json.dumps(json.loads(manifest.read_text()).get("paths", {}), sort_keys=True).encode())
     return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _code_digest() -> bytes:
+    """Templates and the code that renders: they change only with a release, which restarts every process."""
+    base = Path(settings.BASE_DIR)
+    digest = hashlib.sha256()
+    for source in [
+        *sorted((base / "templates" / "status").glob("*.html")),
+        *sorted((base / "incidents").glob("*.py")),  # views, selectors, documents, feeds: what renders
+        *sorted((base / "incidents" / "templatetags").glob("*.py")),
+    ]:
+        digest.update(source.read_bytes())
+    return digest.digest()
 
 
 def differs_from_served() -> bool:
@@ -472,11 +478,6 @@ def _kept_paths(store: Store, pks: list[int]) -> set[str]:
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def live_tag(body: bytes) -> str | None:
-    found = LIVE_TAG.search(body, 0, 4096)
-    return found.group(1).decode() if found else None
 
 
 class MirroredStore:

@@ -6,6 +6,7 @@ screens, the engineers' API, forms, a path the snapshot lacks) goes on to Django
 down, everything in the snapshot is still served.
 """
 
+import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
@@ -20,7 +21,8 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 # The one query the snapshot cannot answer: a chain page further on is rendered on demand. Any other query
 # string (cache busters, tracking tags) gets the snapshot's file.
 _CHAIN = "/.well-known/statushub/chain.json"
-_BODILESS = {"HEAD"}
+# The open page polls ``_live/?v=<tag>``; its snapshot file names the tag of its own next poll.
+_LIVE_TAG = re.compile(rb'hx-get="[^"?]*\?v=([0-9a-f]{16})"')
 
 
 @lru_cache(maxsize=8192)
@@ -34,11 +36,10 @@ _live_tags: dict[str, str | None] = {}
 def _live_tag(found: File) -> str | None:
     """The tag a live region carries for its next poll, remembered by ETag (not by body: memory stays small)."""
     if found.etag not in _live_tags:
-        from incidents.snapshot import live_tag
-
         if len(_live_tags) > 4096:
             _live_tags.clear()
-        _live_tags[found.etag] = live_tag(found.body)
+        tag = _LIVE_TAG.search(found.body, 0, 4096)
+        _live_tags[found.etag] = tag.group(1).decode() if tag else None
     return _live_tags[found.etag]
 
 
@@ -73,7 +74,7 @@ class SnapshotApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method in ("GET", "HEAD") and settings.STATUSHUB_SNAPSHOT_SERVING:
-            answer = self.answer(environ, start_response, head=method in _BODILESS)
+            answer = self.answer(environ, start_response, head=method == "HEAD")
             if answer is not None:
                 return answer
         return self.app(environ, start_response)
