@@ -86,6 +86,7 @@ def configure_environment() -> dict[str, str]:
         "STATUSHUB_SITE_URL": "https://status.northwind.example",
         "CELERY_QUEUE": QUEUE,
         "CACHE_KEY_PREFIX": QUEUE,
+        "STATUSHUB_TRANSPORT_OVERRIDES": "1",  # the channels point at the local fakes
     }
     os.environ.update(env)
     for name in ("STATUSHUB_WEBSUB_HUB", "CELERY_BROKER_URL", "CACHE_REDIS_URL"):

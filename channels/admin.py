@@ -1,65 +1,43 @@
-import json
+"""Channels and deliveries, read-only. A channel is connected, changed and tested only through the channel forms
+and services, which check who owns it, ask for the secrets again when its endpoint moves and keep only the
+settings a form offers; the admin's generic form could do none of that (it could hand the stored token to any
+server), so here people only look."""
+
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from channels import services
 from channels.models import Channel, Delivery
 
 
-class ChannelForm(forms.ModelForm):
-    new_credentials = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-        help_text='JSON, e.g. {"secret": "whsec_…"} for a webhook. Stored encrypted and never shown again; '
-        "leave blank to keep the current credentials.",
-    )
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
-    class Meta:
-        model = Channel
-        fields = ["kind", "name", "owner", "enabled", "dry_run", "config"]
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
-    def clean_new_credentials(self) -> dict[str, str] | None:
-        raw = self.cleaned_data.get("new_credentials", "").strip()
-        if not raw:
-            return None
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg}") from exc
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise forms.ValidationError("Give an object of text values.")
-        return value
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
-    form = ChannelForm
+class ChannelAdmin(ReadOnlyAdmin):
     list_display = ["name", "kind", "owner", "enabled", "dry_run", "has_credentials", "problem"]
     list_filter = ["kind", "enabled", "dry_run"]
-    readonly_fields = ["problem", "problem_at"]
+    fields = readonly_fields = (
+        "kind", "name", "owner", "enabled", "dry_run", "config", "has_credentials", "problem", "problem_at",
+    )  # fmt: skip
 
     @admin.display(boolean=True, description="credentials")
     def has_credentials(self, obj: Channel) -> bool:
         return bool(obj.encrypted_credentials)
 
-    def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        credentials = form.cleaned_data.get("new_credentials")
-        if credentials is not None:
-            services.channel_set_credentials(channel=obj, credentials=credentials)
-            obj.problem = ""
-            obj.save(update_fields=["problem"])
-
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ["update", "channel", "state", "attempts", "last_error", "updated_at"]
     list_filter = ["state", "channel__kind"]
     list_select_related = ["update__incident", "channel"]
     readonly_fields = [f.name for f in Delivery._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

@@ -302,13 +302,21 @@ CONNECTION_FIELDS = ["name", "enabled", "dry_run", "config", "encrypted_credenti
 
 
 @transaction.atomic
+def _offered_settings(kind: str) -> set[str]:
+    transport = transport_class(kind)
+    return {f.name for f in transport.fields if not f.secret} if transport else set()
+
+
 def channel_save(
     *, channel: Channel, name: str, enabled: bool, dry_run: bool, config: dict[str, Any],
     new_secrets: dict[str, str], by: User, request: HttpRequest | None = None,
 ) -> Channel:  # fmt: skip
-    """Create or change a channel. ``None`` in ``config`` clears a setting; settings not named (e.g.
-    ``api_base``) are kept. When where it posts changes, the incident threads start afresh there."""
+    """Create or change a channel. ``None`` in ``config`` clears a setting. Only the settings its form offers
+    are set or kept: anything else (e.g. an endpoint override, which would send the stored secrets to another
+    server) is dropped, even if it was stored. When where it posts changes, the incident threads start afresh."""
     creating = channel.pk is None
+    offered = _offered_settings(channel.kind)
+    config = {key: value for key, value in config.items() if key in offered}
     changed = sorted(key for key, value in config.items() if channel.config.get(key) != value)
     changed += [
         key
@@ -317,7 +325,7 @@ def channel_save(
     ]
     channel.name, channel.enabled, channel.dry_run = name, enabled, dry_run
     merged = {**channel.config, **config}
-    channel.config = {key: value for key, value in merged.items() if value is not None}
+    channel.config = {key: value for key, value in merged.items() if value is not None and key in offered}
     if new_secrets:
         try:
             stored = {} if creating else channel_credentials(channel)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import httpx
+from django.conf import settings
 
 
 class TransportError(Exception):
@@ -92,6 +93,16 @@ class Transport:
         self.config = config
         self.credentials = credentials
         self.sessions = sessions
+
+    def endpoint_override(self, key: str) -> str:
+        """A hidden setting (``base_url``, ``api_base``) that points the transport at a local fake server.
+
+        Honoured only where ``STATUSHUB_TRANSPORT_OVERRIDES`` is on (the tests and benchmarks): anywhere else a
+        stored override would send the channel's credentials to a server nobody chose in the channel form.
+        """
+        if not getattr(settings, "STATUSHUB_TRANSPORT_OVERRIDES", False):
+            return ""
+        return str(self.config.get(key) or "")
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         """The request as the service will receive it, minus secrets (it is stored and shown)."""

@@ -68,6 +68,9 @@ STATUSHUB_KEY_ENCRYPTION_KEYS = _key_encryption_keys()
 STATUSHUB_DELIVERY_BACKOFF_SECONDS = float(env_str("STATUSHUB_DELIVERY_BACKOFF_SECONDS", "5") or "5")
 # Publishing needs the password re-entered within this many seconds.
 STATUSHUB_REAUTH_SECONDS = env_int("STATUSHUB_REAUTH_SECONDS", 600)
+# Tests and benchmarks point transports at local fakes through hidden channel settings (base_url, api_base);
+# anywhere else those settings are ignored, so no stored value can send a channel's token elsewhere.
+STATUSHUB_TRANSPORT_OVERRIDES = env_bool("STATUSHUB_TRANSPORT_OVERRIDES", default=False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

@@ -15,6 +15,7 @@ _RUN = f"test-{os.getpid()}"
 CACHES["default"]["KEY_PREFIX"] = _RUN
 CELERY_TASK_DEFAULT_QUEUE = _RUN
 STATUSHUB_SNAPSHOT_PREFIX = f"{_RUN}:snapshot"
+STATUSHUB_TRANSPORT_OVERRIDES = True  # channels point at local fake servers
 STATUSHUB_SNAPSHOT_RECHECK_SECONDS = 0.0  # a test reads what it just wrote
 STATUSHUB_SNAPSHOT_DIR = STATIC_ROOT.parent / "snapshots" / _RUN
 

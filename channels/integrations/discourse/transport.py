@@ -159,7 +159,7 @@ class DiscourseTransport(Transport):
         return f"{title}\n\n{payload.get('raw', '')}" if title else str(payload.get("raw", ""))
 
     def _base(self) -> str:
-        return str(self.config.get("api_base") or self.config["forum_url"]).rstrip("/")
+        return str(self.endpoint_override("api_base") or self.config["forum_url"]).rstrip("/")
 
     def _forum(self) -> str:
         return str(self.config["forum_url"]).rstrip("/")

@@ -133,7 +133,7 @@ class FacebookTransport(Transport):
         return str(form.get("message", "")) + (f"\n\n[link preview] {link}" if link else "")
 
     def _base(self) -> str:
-        return str(self.config.get("api_base") or GRAPH).rstrip("/")
+        return str(self.endpoint_override("api_base") or GRAPH).rstrip("/")
 
     def _version(self) -> str:
         return str(self.config.get("graph_version") or DEFAULT_VERSION)

@@ -184,7 +184,7 @@ class RedditTransport(Transport):
             raise TransportError(
                 f"Reddit is not fully connected: {', '.join(missing)} missing.", permanent=True
             )
-        base = str(self.config.get("api_base", "")).rstrip("/")
+        base = self.endpoint_override("api_base").rstrip("/")
         reddit = praw.Reddit(
             client_id=self.config["client_id"],
             client_secret=secrets["client_secret"],

@@ -44,7 +44,7 @@ class SlackTransport(Transport):
     def _client(self) -> WebClient:
         return WebClient(
             token=self.credentials.get("token", ""),
-            base_url=self.config.get("base_url", DEFAULT_BASE_URL),
+            base_url=self.endpoint_override("base_url") or DEFAULT_BASE_URL,
             timeout=int(self.timeout),
             retry_handlers=[],  # the delivery engine owns retries, with backoff across workers
         )

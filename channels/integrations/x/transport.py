@@ -205,7 +205,7 @@ class XTransport(Transport):
             return_type=dict,
             wait_on_rate_limit=False,  # never sleep inside a worker: the engine schedules the retry
         )
-        client.session = _Session(self.timeout, str(self.config.get("api_base") or "").rstrip("/"))
+        client.session = _Session(self.timeout, self.endpoint_override("api_base").rstrip("/"))
         try:
             yield client
         finally:
