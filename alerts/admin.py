@@ -52,7 +52,7 @@ class AlertSourceForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if self.instance.pk and "kind" in self.fields:  # absent from a view-only form (communicators)
             # The secret's form depends on the kind (token or signing secret): make a new source instead.
             self.fields["kind"].disabled = True
 

@@ -1,6 +1,8 @@
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 
 from people.models import Profile
+from people.photos import PhotoError, reencode
 
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
 
@@ -14,4 +16,9 @@ class ProfileForm(forms.ModelForm):
         photo = self.cleaned_data.get("photo")
         if photo and getattr(photo, "size", 0) > MAX_PHOTO_BYTES:
             raise forms.ValidationError("The photo must be 2 MB or smaller.")
+        if photo and isinstance(photo, UploadedFile):  # a new upload (not the photo already stored)
+            try:
+                return reencode(photo)
+            except PhotoError as exc:
+                raise forms.ValidationError(str(exc)) from exc
         return photo

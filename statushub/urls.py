@@ -4,9 +4,15 @@ from django.http import FileResponse, HttpRequest
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from people.photos import CONTENT_TYPES
 
-def media(request: HttpRequest, path: str) -> FileResponse:
-    return serve(request, path, document_root=str(settings.MEDIA_ROOT))
+
+def media(request: HttpRequest, path: str, ext: str) -> FileResponse:
+    """A stored photo, typed by its extension: the profile form only ever stores re-encoded PNG and JPEG."""
+    response = serve(request, path, document_root=str(settings.MEDIA_ROOT))
+    response["Content-Type"] = CONTENT_TYPES[ext]
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 admin.site.site_header = "StatusHub"
@@ -23,6 +29,6 @@ urlpatterns = [
     path("hooks/alerts/", include("alerts.urls")),
     path("", include("incidents.feed_urls")),
     # Profile photos. Behind nginx, serve MEDIA_ROOT directly instead.
-    re_path(r"^media/(?P<path>people/[\w.-]+)$", media),
+    re_path(r"^media/(?P<path>people/[\w-]+\.(?P<ext>png|jpg))$", media),
     path("", include("incidents.urls")),
 ]

@@ -12,9 +12,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from incidents.permissions import COMPOSE, permission_required
 
 FILE_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 SEPARATOR = b"\n" + b"-" * 79 + b"\n"
@@ -66,7 +67,8 @@ def latest_mails(directory: Path, *, limit: int = 30) -> list[OutboxMail]:
     return mails
 
 
-@staff_member_required
+# The mails hold every subscriber's confirm and manage links: only the people who write to subscribers read them.
+@permission_required(COMPOSE)
 def outbox(request: HttpRequest) -> HttpResponse:
     file_backend = settings.EMAIL_BACKEND == FILE_BACKEND
     mails = latest_mails(Path(settings.EMAIL_FILE_PATH)) if file_backend else []
