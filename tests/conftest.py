@@ -194,6 +194,7 @@ def _celery_worker(tmp_path: Path, *pool: str) -> Iterator[subprocess.Popen[byte
         "STATUSHUB_SNAPSHOT_DIR": str(settings.STATUSHUB_SNAPSHOT_DIR),
         # Retries in tenths of a second, so a test can watch a delivery fail twice and succeed.
         "STATUSHUB_DELIVERY_BACKOFF_SECONDS": "0.2",
+        "STATUSHUB_OUTBOUND_ALLOW_NETWORKS": ",".join(settings.STATUSHUB_OUTBOUND_ALLOW_NETWORKS),
     }
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
