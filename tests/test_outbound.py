@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
+from django.urls import reverse
 
 from alerts import notify
 from channels import services
@@ -21,7 +22,7 @@ from incidents import services as incident_services
 from statushub.lib import outbound
 from subscribers import hooks
 from subscribers.models import HookSubscription
-from tests.conftest import free_port
+from tests.conftest import PASSWORD, free_port
 from tests.fake_services import FakeServices, fake_services
 
 pytestmark = pytest.mark.django_db
@@ -152,6 +153,21 @@ def test_test_connection_shows_the_status_and_none_of_the_answer(port, fake):
     result = services.channel_check(channel=_webhook(f"{fake.base}/admin"))
     assert result == CheckResult(False, "HTTP 403")
     assert "s3cr3t" not in Channel.objects.get().check_message
+
+
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/", "http://[64:ff9b::a9fe:a9fe]/", "http://localhost:8080/"]
+)
+def test_the_connect_form_says_at_once_that_a_private_address_will_not_be_called(
+    url, client, publisher, production
+):
+    client.force_login(publisher)
+    client.post(reverse("manage:reauth"), {"password": PASSWORD})
+    page = client.post(
+        reverse("manage:channel-new") + "?kind=webhook", {"name": "Hook", "enabled": "on", "url": url}
+    ).content.decode()
+    assert "This address is inside a private network: StatusHub does not call there." in page
+    assert not Channel.objects.exists()
 
 
 # Every SDK-based channel, pointed at a name that resolves to loopback: no request reaches the fake.

@@ -14,9 +14,11 @@ IPv4-compatible ``::a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``, Tered
 
 For httpx, ``client()``/``transport()`` (a network backend that checks before it connects); for requests
 (Mastodon.py, praw, tweepy), ``session()`` (urllib3 connections that check before they connect).
+Not guarded: the SMTP relay, PostgreSQL and Redis, whose addresses only the operator sets (often loopback).
 """
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Iterable
 from functools import cache
@@ -33,6 +35,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+logger = logging.getLogger(__name__)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -117,6 +120,18 @@ def is_reachable(address: str | IPAddress) -> bool:
     return fine(ip)
 
 
+def names_private_address(url: str) -> bool:
+    """Whether a URL's host is plainly inside a private network: an address, or a loopback name (forms say so
+    at once; every other name is checked when connecting)."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return not is_reachable("127.0.0.1")
+    try:
+        return not is_reachable(host)
+    except ValueError:  # a name
+        return False
+
+
 def resolve(host: str, port: int) -> list[str]:
     """Every address the name has now (tests replace this: there is no DNS in them)."""
     return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
@@ -129,6 +144,7 @@ def checked_addresses(host: str, port: int) -> list[str]:
     if not addresses:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     if not all(is_reachable(address) for address in addresses):
+        logger.warning("Refused an outbound connection to %s: it resolves to %s", host, ", ".join(addresses))
         raise Refused(host)
     return addresses
 
