@@ -12,8 +12,10 @@ from django.urls import reverse
 
 from alerts import selectors
 from alerts.models import AlertSource
+from channels.transports import tls_context
 from incidents.documents import absolute
 from incidents.models import Component, Incident, UpdateDraft
+from statushub.lib import outbound
 
 SLACK_TIMEOUT = 10.0
 
@@ -73,12 +75,13 @@ def slack_text(incident: Incident, source: AlertSource) -> str:
 def send_slack(url: str, text: str) -> None:
     """POST ``{"text": …}`` to an incoming webhook (https://api.slack.com/messaging/webhooks)."""
     try:
-        response = httpx.post(
-            url,
-            json={"text": text},
-            timeout=SLACK_TIMEOUT,
-            headers={"User-Agent": "StatusHub/0.1 (+status page)"},
-        )
+        # Any https address an admin typed: checked like every outbound call, when connecting.
+        with outbound.client(timeout=SLACK_TIMEOUT, verify=tls_context()) as client:
+            response = client.post(
+                url, json={"text": text}, headers={"User-Agent": "StatusHub/0.1 (+status page)"}
+            )
+    except outbound.Refused as exc:
+        raise NotifyError(f"Slack could not be reached: {outbound.UNREACHABLE}.", permanent=True) from exc
     except httpx.TimeoutException as exc:
         raise NotifyError("Slack did not answer in time.") from exc
     except httpx.HTTPError as exc:

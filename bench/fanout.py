@@ -84,6 +84,7 @@ def configure_environment() -> dict[str, str]:
         "STATUSHUB_KEY_ENCRYPTION_KEYS": os.environ.get("STATUSHUB_KEY_ENCRYPTION_KEYS")
         or Fernet.generate_key().decode(),
         "STATUSHUB_SITE_URL": "https://status.northwind.example",
+        "STATUSHUB_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",  # the fake services listen on loopback
         "CELERY_QUEUE": QUEUE,
         "CACHE_KEY_PREFIX": QUEUE,
         "STATUSHUB_TRANSPORT_OVERRIDES": "1",  # the channels point at the local fakes

@@ -3,12 +3,19 @@
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
 from channels.models import Channel
 from channels.transports import Field, Transport
+from statushub.lib import outbound
 
 KEEP_HINT = "Stored encrypted. Leave blank to keep it; type a new one to replace it."
+
+
+def _outside_private_networks(url: str) -> None:
+    if outbound.names_private_address(url):
+        raise ValidationError("This address is inside a private network: StatusHub does not call there.")
 
 
 def _form_field(field: Field, *, has_secret: bool) -> forms.Field:
@@ -32,7 +39,7 @@ def _form_field(field: Field, *, has_secret: bool) -> forms.Field:
             **common,
         )
     if field.kind == "url":
-        return forms.URLField(assume_scheme="https", **common)
+        return forms.URLField(assume_scheme="https", validators=[_outside_private_networks], **common)
     if field.kind == "number":
         return forms.IntegerField(min_value=1, **common)
     if field.kind == "choice":

@@ -25,7 +25,7 @@ from channels.models import Channel, ChannelThread, Delivery
 from channels.registry import transport_class
 from channels.rendering import render
 from channels.sessions import CachedSessions
-from channels.transports import Thread, Transport, TransportError
+from channels.transports import Thread, Transport, TransportError, refusals_are_permanent
 from incidents.models import IncidentUpdate
 from people.services import audit_record
 from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
@@ -214,7 +214,8 @@ def _attempt(delivery: Delivery) -> Outcome:
         _flag(channel, problem)
         return _finish(delivery, Delivery.State.DEAD, request=request, last_error=problem)
     try:
-        sent = transport.send(request, thread)
+        with refusals_are_permanent():
+            sent = transport.send(request, thread)
     except TransportError as exc:
         if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
             _flag(channel, exc.message)
@@ -367,7 +368,8 @@ def channel_check(*, channel: Channel) -> CheckResult:
         transport = transport_for(channel)
         if problem := not_connected(transport):
             raise TransportError(problem, permanent=True)
-        result = CheckResult(True, transport.check())
+        with refusals_are_permanent():
+            result = CheckResult(True, transport.check())
     except (ChannelSetupError, TransportError) as exc:
         result = CheckResult(False, str(exc))
     except KeyError as exc:  # a required setting is missing from config

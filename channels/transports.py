@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Protocol
 import httpx
 from django.conf import settings
 
+from statushub.lib import outbound
+
 
 class TransportError(Exception):
     def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
@@ -124,8 +126,9 @@ class Transport:
         return str(request.get("text", ""))
 
     def http(self) -> httpx.Client:
-        """Every HTTP call goes through here, so none is ever made without a timeout."""
-        return httpx.Client(
+        """Every HTTP call goes through here, so none is ever made without a timeout, nor inside a private
+        network (checked at connect time, redirects too)."""
+        return outbound.client(
             timeout=self.timeout, headers={"User-Agent": "StatusHub/0.1 (+status page)"}, verify=tls_context()
         )
 
@@ -134,6 +137,8 @@ class Transport:
         """Network failures of the httpx calls inside, as transient errors in words a person can act on."""
         try:
             yield
+        except outbound.Refused as exc:
+            raise TransportError(f"could not reach {who}: {outbound.UNREACHABLE}", permanent=True) from exc
         except httpx.TimeoutException as exc:
             raise TransportError(f"{who} did not answer: timed out after {self.timeout:.0f} s") from exc
         except httpx.HTTPError as exc:
@@ -161,10 +166,12 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return None
 
 
+# An unknown name, a closed port and a private address read alike (outbound.UNREACHABLE), so that these
+# errors cannot be used to map a network from outside.
 _NETWORK_PROBLEMS = (
-    (("name or service not known", "nameresolution", "getaddrinfo", "name resolution", "nodename nor servname"),
-     "its address could not be found (DNS)"),
-    (("connection refused",), "the server refused the connection"),
+    (("name or service not known", "nameresolution", "getaddrinfo", "name resolution", "nodename nor servname",
+      "connection refused", "network is unreachable", "no route to host"),
+     outbound.UNREACHABLE),
     (("timed out", "timeout"), "it did not answer in time"),
     (("certificate", "ssl", "tls"), "the secure connection failed (TLS)"),
     (("connection reset", "remotedisconnected", "connection aborted", "broken pipe"), "the connection was cut"),
@@ -173,6 +180,8 @@ _NETWORK_PROBLEMS = (
 
 def network_problem(exc: BaseException) -> str:
     """What went wrong on the way, in words a communicator can act on, whatever library raised it."""
+    if outbound.refused_in(exc):
+        return outbound.UNREACHABLE
     seen: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and current not in seen and len(seen) < 8:
@@ -183,3 +192,17 @@ def network_problem(exc: BaseException) -> str:
         if any(needle in text for needle in needles):
             return words
     return f"the network failed ({type(exc).__name__})"
+
+
+@contextmanager
+def refusals_are_permanent() -> Iterator[None]:
+    """An address refused by the private-network guard, however deep an SDK wrapped the refusal, as a
+    permanent error: sending again cannot make it public."""
+    try:
+        yield
+    except Exception as exc:
+        if not outbound.refused_in(exc):
+            raise
+        if isinstance(exc, TransportError):
+            raise TransportError(exc.message, permanent=True) from exc
+        raise TransportError(f"could not connect: {outbound.UNREACHABLE}", permanent=True) from exc

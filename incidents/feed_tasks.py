@@ -14,10 +14,11 @@ from django.conf import settings
 from django.dispatch import receiver
 
 from channels.services import backoff_seconds
-from channels.transports import retry_after_seconds
+from channels.transports import retry_after_seconds, tls_context
 from incidents.feeds import feed_topics
 from incidents.models import IncidentUpdate
 from incidents.signals import update_published
+from statushub.lib import outbound
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +37,13 @@ class HubError(Exception):
 def hub_ping(hub: str, topic: str) -> None:
     """One publish notification. Raises ``HubError``; ``permanent`` when asking again cannot help."""
     try:
-        response = httpx.post(
-            hub,
-            data={"hub.mode": "publish", "hub.url": topic},
-            headers={"User-Agent": USER_AGENT},
-            timeout=TIMEOUT_SECONDS,
-        )
+        # The hub is set by the operator, but checked like every outbound call all the same.
+        with outbound.client(timeout=TIMEOUT_SECONDS, verify=tls_context()) as client:
+            response = client.post(
+                hub, data={"hub.mode": "publish", "hub.url": topic}, headers={"User-Agent": USER_AGENT}
+            )
+    except outbound.Refused as exc:
+        raise HubError(f"the hub could not be reached: {outbound.UNREACHABLE}", permanent=True) from exc
     except httpx.HTTPError as exc:
         raise HubError(f"the hub could not be reached: {exc.__class__.__name__}") from exc
     if response.is_success:

@@ -5,6 +5,7 @@ broker and a file cache under ``var/``, so one command gives a working demo with
 separate worker. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis.
 """
 
+import ipaddress
 import secrets
 import zoneinfo
 from pathlib import Path
@@ -311,8 +312,6 @@ STATUSHUB_SUBSCRIBE_RATE_ADDRESS = env_str("STATUSHUB_SUBSCRIBE_RATE_ADDRESS") o
 RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
 # Webhook and Slack subscriptions: disabled after this many failed attempts in a row (the owner is mailed).
 STATUSHUB_HOOK_MAX_FAILURES = env_int("STATUSHUB_HOOK_MAX_FAILURES", 8)
-# Let customers register http:// and private-network URLs (the embedded demo only, by default).
-STATUSHUB_HOOK_ALLOW_PRIVATE = env_bool("STATUSHUB_HOOK_ALLOW_PRIVATE", default=EMBEDDED)
 # Bounce and complaint webhooks (django-anymail): "user:password" that your provider sends as basic auth.
 # Without it the webhook URLs answer 404. Mailgun also signs its calls: give its webhook signing key.
 _ANYMAIL_SETTINGS = (
@@ -323,6 +322,20 @@ ANYMAIL = {name: env_str(f"ANYMAIL_{name}") or "" for name in _ANYMAIL_SETTINGS}
 ANYMAIL = {name: value for name, value in ANYMAIL.items() if value}
 # Re-queues subscriber mail and hook deliveries a crash left behind.
 CELERY_BEAT_SCHEDULE["sweep-subscribers"] = {"task": "subscribers.tasks.sweep", "schedule": 60.0}
+
+
+# --- Outbound calls --------------------------------------------------------------------------------------
+# Channels, subscriber hooks, WebSub and alert notices never connect inside a private network (loopback,
+# 10/8, 169.254/16…, checked at connect time; see statushub/lib/outbound.py), except to the networks listed
+# here, comma-separated CIDRs. The embedded demo allows loopback, where its local receivers run.
+STATUSHUB_OUTBOUND_ALLOW_NETWORKS = env_list(
+    "STATUSHUB_OUTBOUND_ALLOW_NETWORKS", ["127.0.0.0/8", "::1/128"] if EMBEDDED else []
+)
+for _network in STATUSHUB_OUTBOUND_ALLOW_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"STATUSHUB_OUTBOUND_ALLOW_NETWORKS: {exc}") from exc
 
 
 # --- Feeds and WebSub (issue 5) --------------------------------------------------------------------------

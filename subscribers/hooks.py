@@ -13,7 +13,6 @@ import json
 import logging
 import re
 import secrets
-import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -31,9 +30,10 @@ from django.utils import timezone
 
 from channels.integrations.webhook.transport import sign
 from channels.services import backoff_seconds
-from channels.transports import network_problem, retry_after_seconds
+from channels.transports import network_problem, retry_after_seconds, tls_context
 from incidents.documents import absolute, update_document
 from incidents.models import Incident, IncidentUpdate
+from statushub.lib import outbound
 from statushub.lib.secrets import decrypt_json, encrypt_json
 from subscribers.models import HookDelivery, HookSubscription
 from subscribers.services import Choice, normalise_email
@@ -56,8 +56,9 @@ def _keys() -> list[str]:
 
 
 def validate_target(kind: str, url: str) -> str:
-    """The URL, checked: Slack's own webhook host for Slack; for webhooks a public https address (private
-    networks are refused so a stranger cannot make the server call inside its own network)."""
+    """The URL, checked: Slack's own webhook host for Slack; for webhooks an https address that is not inside
+    a private network, so a stranger cannot make the server call inside its own network. A name is checked
+    again on every send, when its address is known (``statushub.lib.outbound``)."""
     url = url.strip()
     if kind == HookSubscription.Kind.SLACK:
         if not SLACK_URL.fullmatch(url):
@@ -69,47 +70,25 @@ def validate_target(kind: str, url: str) -> str:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError as exc:
         raise HookTargetError("Give the full address of your endpoint, starting with https://.") from exc
-    if settings.STATUSHUB_HOOK_ALLOW_PRIVATE:
-        return url
     parts = urlsplit(url)
     host = (parts.hostname or "").lower().rstrip(".")
-    if parts.scheme != "https":
-        raise HookTargetError("Use an https:// address: updates are only sent over TLS.")
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".home.arpa")):
-        raise HookTargetError("That address is on a private network; give one the internet can reach.")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return url
-    if not address.is_global:
+        address = None
+    if address is not None and not outbound.is_reachable(address):
+        raise HookTargetError("That address is on a private network; give one the internet can reach.")
+    # Plain http only to a network the settings allow (the demo's receivers on loopback).
+    allowed = address is not None and any(
+        address.version == network.version and address in network for network in outbound.allowed_networks()
+    )
+    if parts.scheme != "https" and not allowed:
+        raise HookTargetError("Use an https:// address: updates are only sent over TLS.")
+    if address is None and (
+        host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".home.arpa"))
+    ):
         raise HookTargetError("That address is on a private network; give one the internet can reach.")
     return url
-
-
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
-
-
-def check_destination(url: str) -> None:
-    """At send time, not only at registration: a host name can point anywhere, and can be changed later
-    (DNS rebinding). Refuse to send if the name now resolves to a private or local address."""
-    if settings.STATUSHUB_HOOK_ALLOW_PRIVATE:
-        return
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".")
-    try:
-        addresses = _resolve(host, parts.port or 443)
-    except (OSError, UnicodeError) as exc:
-        raise HookError(f"could not reach it: {network_problem(exc)}") from exc
-    if not addresses or not all(_is_public(address) for address in addresses):
-        raise HookError("its address now points inside a private network, so nothing was sent")
 
 
 def display_target(kind: str, url: str) -> str:
@@ -306,13 +285,14 @@ def build_request(
 
 
 def _post(subscription: HookSubscription, request: dict[str, Any]) -> None:
-    if subscription.kind != HookSubscription.Kind.SLACK:  # Slack's URL is pinned to hooks.slack.com
-        check_destination(request["url"])
     try:
-        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+        # Checked when connecting, not only at registration: a name can be pointed anywhere later.
+        with outbound.client(timeout=TIMEOUT, follow_redirects=False, verify=tls_context()) as client:
             response = client.post(
                 request["url"], content=request["body"].encode(), headers=request["headers"]
             )
+    except outbound.Refused as exc:
+        raise HookError(f"could not reach it: {outbound.UNREACHABLE}", permanent=True) from exc
     except httpx.TimeoutException as exc:
         raise HookError(f"no answer within {TIMEOUT:.0f} seconds") from exc
     except httpx.HTTPError as exc:

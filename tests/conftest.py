@@ -195,6 +195,7 @@ def _celery_worker(tmp_path: Path, *pool: str) -> Iterator[subprocess.Popen[byte
         # Retries in tenths of a second, so a test can watch a delivery fail twice and succeed.
         "STATUSHUB_DELIVERY_BACKOFF_SECONDS": "0.2",
         "STATUSHUB_TRANSPORT_OVERRIDES": "1",  # channels point at local fake servers
+        "STATUSHUB_OUTBOUND_ALLOW_NETWORKS": ",".join(settings.STATUSHUB_OUTBOUND_ALLOW_NETWORKS),
     }
     log = tmp_path / "worker.log"
     with log.open("wb") as out:

@@ -19,4 +19,7 @@ STATUSHUB_TRANSPORT_OVERRIDES = True  # channels point at local fake servers
 STATUSHUB_SNAPSHOT_RECHECK_SECONDS = 0.0  # a test reads what it just wrote
 STATUSHUB_SNAPSHOT_DIR = STATIC_ROOT.parent / "snapshots" / _RUN
 
+# The fake services answer on loopback.
+STATUSHUB_OUTBOUND_ALLOW_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing directory

@@ -11,6 +11,7 @@ import responses
 
 from channels.integrations.reddit.transport import RedditTransport
 from channels.transports import Message, Thread, TransportError
+from statushub.lib import outbound
 
 TOKEN = "https://www.reddit.com/api/v1/access_token"
 API = "https://oauth.reddit.com"
@@ -364,7 +365,7 @@ def test_it_classifies_the_token_endpoints_answers(status, payload, permanent):
     [
         (
             requests.ConnectionError("[Errno 111] Connection refused"),
-            "could not reach Reddit: the server refused the connection",
+            f"could not reach Reddit: {outbound.UNREACHABLE}",  # as a private address reads
         ),
         (requests.ReadTimeout("read timed out"), "Reddit did not answer within 10 s"),
     ],

@@ -18,6 +18,7 @@ from django.core import mail
 from django.utils import timezone
 
 from incidents import services as incident_services
+from statushub.lib import outbound
 from subscribers import hooks, sending
 from subscribers.mail import token_for
 from subscribers.models import HookDelivery, HookSubscription
@@ -36,7 +37,7 @@ def _dns(monkeypatch):
             raise OSError("Name or service not known")
         return [DNS[host]]
 
-    monkeypatch.setattr(hooks, "_resolve", resolve)
+    monkeypatch.setattr(outbound, "resolve", resolve)
 
 
 URL = "https://hooks.example.com/status/abc123"
@@ -143,7 +144,8 @@ def test_a_webhook_is_registered_confirmed_by_its_owner_then_sent_signed_updates
     assert HookDelivery.objects.get(update=update).state == "delivered"
 
 
-def test_private_plain_http_and_non_slack_urls_are_refused_with_a_clear_error(client):
+def test_private_plain_http_and_non_slack_urls_are_refused_with_a_clear_error(client, settings):
+    settings.STATUSHUB_OUTBOUND_ALLOW_NETWORKS = []  # as in production (the tests' fakes are on loopback)
     for url, expected in [
         ("http://hooks.example.com/in", b"Use an https:// address"),
         ("https://127.0.0.1/in", b"private network"),
@@ -301,9 +303,10 @@ def test_the_owner_can_make_a_new_secret_change_components_and_cancel(client, ma
 
 
 def test_a_name_that_now_points_inside_a_private_network_is_not_called(settings):
-    settings.STATUSHUB_HOOK_ALLOW_PRIVATE = False
-    with pytest.raises(hooks.HookError, match="private network"):
-        hooks.check_destination("https://rebound.example.com/in")
-    hooks.check_destination("https://hooks.example.com/in")  # public: fine
+    settings.STATUSHUB_OUTBOUND_ALLOW_NETWORKS = []
+    request = {"url": "https://rebound.example.com/in", "body": "{}", "headers": {}}
+    with pytest.raises(hooks.HookError) as refused:
+        hooks._post(HookSubscription(kind="webhook"), request)  # checked when connecting: no respx here
+    assert refused.value.permanent and refused.value.message == f"could not reach it: {outbound.UNREACHABLE}"
     with pytest.raises(hooks.HookTargetError):
         hooks.validate_target("webhook", "https://metadata.google.internal./x")  # the trailing dot trick

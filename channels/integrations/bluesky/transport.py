@@ -36,6 +36,7 @@ from channels.transports import (
     network_problem,
     tls_context,
 )
+from statushub.lib import outbound
 
 LIMIT = 300  # graphemes; counting code points is stricter, so it never overflows
 
@@ -44,8 +45,9 @@ _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable, as AT Pro
 
 
 def _client(service: str) -> Client:
-    # The SDK makes its own httpx client: give it the process's TLS context, not a fresh one per delivery.
-    return Client(base_url=service, request=Request(verify=tls_context()))
+    # The SDK makes its own httpx client: give it the process's TLS context, not a fresh one per delivery,
+    # and the private-network guard (it follows redirects, each checked when it connects).
+    return Client(base_url=service, request=Request(transport=outbound.transport(verify=tls_context())))
 
 
 def stable_tid(key: str, published_at: str) -> str:

@@ -19,6 +19,7 @@ from mastodon import (
 
 from channels.rendering import fit, linked_length
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
+from statushub.lib import outbound
 
 
 class MastodonTransport(Transport):
@@ -53,6 +54,7 @@ class MastodonTransport(Transport):
             request_timeout=self.timeout,
             version_check_mode="none",
             user_agent="StatusHub/0.1",
+            session=outbound.session(),  # the instance is anyone's address: never one inside our network
         )
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:

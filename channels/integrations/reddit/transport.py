@@ -24,6 +24,7 @@ from requests import Response, Timeout
 
 from channels.rendering import LINK_TEXT, fit
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
+from statushub.lib import outbound
 
 WEB = "https://www.reddit.com"
 TITLE_LIMIT = 300
@@ -197,7 +198,7 @@ class RedditTransport(Transport):
             check_for_updates=False,
             check_for_async=False,
             requestor_class=_Requestor,
-            requestor_kwargs={"timeout": self.timeout},
+            requestor_kwargs={"timeout": self.timeout, "session": outbound.session()},  # api_base: anywhere
         )
         # The engine owns retries and waiting, across workers; prawcore has no public switch for either.
         core = reddit._core

@@ -14,6 +14,7 @@ from slack_sdk.web import SlackResponse
 
 from channels.rendering import LINK_TEXT
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
+from statushub.lib import outbound
 
 # Answers that retrying cannot fix: a human must reconnect, re-invite the app, or pick another channel.
 PERMANENT_ERRORS = {
@@ -42,9 +43,14 @@ class SlackTransport(Transport):
     )
 
     def _client(self) -> WebClient:
+        base_url = self.endpoint_override("base_url") or DEFAULT_BASE_URL
+        if base_url != DEFAULT_BASE_URL:
+            # slack_sdk connects through urllib, which takes no checking connection: slack.com is fixed, and
+            # another base URL (a local fake server) is checked just before each call instead.
+            outbound.check_url(base_url)
         return WebClient(
             token=self.credentials.get("token", ""),
-            base_url=self.endpoint_override("base_url") or DEFAULT_BASE_URL,
+            base_url=base_url,
             timeout=int(self.timeout),
             retry_handlers=[],  # the delivery engine owns retries, with backoff across workers
         )
@@ -83,5 +89,7 @@ class SlackTransport(Transport):
             raise TransportError(
                 f"Slack answered {error}", retry_after=float(retry_after) if retry_after else None
             ) from exc
+        except outbound.Refused as exc:
+            raise TransportError(f"could not reach Slack: {outbound.UNREACHABLE}", permanent=True) from exc
         except OSError as exc:  # connection refused, DNS, timeouts (urllib)
             raise TransportError(f"could not reach Slack: {network_problem(exc)}") from exc

@@ -106,4 +106,5 @@ class WebhookTransport(Transport):
             raise TransportError("the receiver answered 410 Gone: it no longer wants these", permanent=True)
         if status == 429 or status >= 500:
             raise TransportError(f"HTTP {status}", retry_after=retry_after_seconds(response))
-        raise TransportError(f"HTTP {status}: {response.text[:200]}", permanent=True)
+        # Only the status: the answer's body could be anyone's page, shown to whoever set this address.
+        raise TransportError(f"HTTP {status}", permanent=True)

@@ -20,6 +20,7 @@ from twitter_text import parse_tweet
 
 from channels.rendering import fit
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
+from statushub.lib import outbound
 
 API = "https://api.twitter.com"  # tweepy 4.17 hard-codes this inside Client.request
 LIMIT = 280
@@ -49,6 +50,7 @@ class _Session(requests.Session):
         super().__init__()
         self.timeout = timeout
         self.base = base
+        outbound.guard_session(self)  # api_base can point anywhere
 
     def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if self.base and isinstance(url, str) and url.startswith(API):
