@@ -215,3 +215,18 @@ def test_a_closing_update_carries_no_promise(make_incident, publisher):
         next_update_at=timezone.now() + timedelta(minutes=30),
     )  # fmt: skip
     assert update.next_update_at is None
+
+
+def test_an_open_page_asks_every_2_seconds_and_no_cache_answers_for_longer_than_a_poll(client, make_incident):
+    from pathlib import Path
+
+    make_incident()
+    page = client.get("/").content.decode()
+    assert 'hx-trigger="every 2s"' in page
+    live = client.get(reverse("status:live") + "?v=x")
+    assert live["Cache-Control"] == "public, max-age=1, stale-if-error=86400"
+    # nginx, serving the export or falling back to it, says the same.
+    nginx = Path(__file__).resolve().parent.parent / "deploy" / "nginx"
+    for conf in ("statushub-static.conf", "statushub-maps.conf"):
+        assert '"public, max-age=1, stale-if-error=86400"' in (nginx / conf).read_text(), conf
+        assert '"public, max-age=5, stale-if-error=86400"' not in (nginx / conf).read_text(), conf
