@@ -8,12 +8,13 @@ from django.db import models
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents import services, signing
+from incidents import drafts, services, signing
 from incidents.models import (
     AffectedComponent,
     Component,
@@ -25,6 +26,7 @@ from incidents.models import (
     ProgressNote,
     SigningKey,
 )
+from incidents.permissions import COMPOSE
 from incidents.selectors import admin_timeline
 from incidents.templatetags.status_tags import duration
 
@@ -231,7 +233,9 @@ class IncidentAdmin(RecordOnlyHistoryAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if _can_edit_details(request):
-            return list(self.computed)
+            # A public incident's status moves with a published update (the Mark … actions open its compose
+            # screen), never silently from here.
+            return [*self.computed, "status"] if obj is not None and obj.is_public else list(self.computed)
         return [f for fs in self.fieldsets for f in fs[1]["fields"]]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
@@ -262,9 +266,45 @@ class IncidentAdmin(RecordOnlyHistoryAdmin):
             deleted.delete()
         formset.save_m2m()
 
-    def _set_status(self, request: HttpRequest, queryset: QuerySet[Incident], status: str) -> None:
+    def _set_status(
+        self, request: HttpRequest, queryset: QuerySet[Incident], status: str
+    ) -> HttpResponse | None:
+        """Internal incidents change at once; a public one changes only by a published update, composed next."""
+        public = [incident for incident in queryset if incident.is_public]
+        internal = [incident for incident in queryset if not incident.is_public]
+        if internal:
+            self._set_internal_status(request, internal, status)
+        if not public:
+            return None
+        if len(public) > 1:
+            self.message_user(
+                request,
+                f"{len(public)} public incidents not changed: customers hear of a status change through a "
+                "published update. Choose them one at a time to compose each update.",
+                messages.WARNING,
+            )
+            return None
+        if not request.user.has_perm(COMPOSE):
+            self.message_user(
+                request, "Only communicators can change a public incident's status.", messages.ERROR
+            )
+            return None
+        try:
+            draft = drafts.draft_propose_status(incident=public[0], user=request.user, status=status)  # type: ignore[arg-type]
+        except ValueError:
+            self.message_user(request, "That status does not apply to it.", messages.WARNING)
+            return None
+        label = Incident.Status(status).label.lower()
+        self.message_user(
+            request,
+            f"“{public[0]}” is public: it becomes {label} when this update is published, so customers hear it.",
+            messages.INFO,
+        )
+        return redirect("manage:draft", pk=draft.pk)
+
+    def _set_internal_status(self, request: HttpRequest, incidents: list[Incident], status: str) -> None:
         done, skipped = 0, 0
-        for incident in queryset:
+        for incident in incidents:
             try:
                 services.incident_set_status(incident=incident, status=status, by=request.user)  # type: ignore[arg-type]
                 done += 1
@@ -278,24 +318,24 @@ class IncidentAdmin(RecordOnlyHistoryAdmin):
             )
 
     @admin.action(description="Mark identified", permissions=["edit_details"])
-    def mark_identified(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._set_status(request, queryset, Incident.Status.IDENTIFIED)
+    def mark_identified(self, request: HttpRequest, queryset: QuerySet[Incident]) -> HttpResponse | None:
+        return self._set_status(request, queryset, Incident.Status.IDENTIFIED)
 
     @admin.action(description="Mark monitoring", permissions=["edit_details"])
-    def mark_monitoring(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._set_status(request, queryset, Incident.Status.MONITORING)
+    def mark_monitoring(self, request: HttpRequest, queryset: QuerySet[Incident]) -> HttpResponse | None:
+        return self._set_status(request, queryset, Incident.Status.MONITORING)
 
     @admin.action(description="Mark resolved", permissions=["edit_details"])
-    def mark_resolved(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._set_status(request, queryset, Incident.Status.RESOLVED)
+    def mark_resolved(self, request: HttpRequest, queryset: QuerySet[Incident]) -> HttpResponse | None:
+        return self._set_status(request, queryset, Incident.Status.RESOLVED)
 
     @admin.action(description="Maintenance: mark in progress", permissions=["edit_details"])
-    def mark_in_progress(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._set_status(request, queryset, Incident.Status.IN_PROGRESS)
+    def mark_in_progress(self, request: HttpRequest, queryset: QuerySet[Incident]) -> HttpResponse | None:
+        return self._set_status(request, queryset, Incident.Status.IN_PROGRESS)
 
     @admin.action(description="Maintenance: mark completed", permissions=["edit_details"])
-    def mark_completed(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._set_status(request, queryset, Incident.Status.COMPLETED)
+    def mark_completed(self, request: HttpRequest, queryset: QuerySet[Incident]) -> HttpResponse | None:
+        return self._set_status(request, queryset, Incident.Status.COMPLETED)
 
     def has_edit_details_permission(self, request: HttpRequest) -> bool:
         return _can_edit_details(request)

@@ -50,7 +50,10 @@ class DraftForm(forms.Form):
                 initial=draft.component_statuses.get(str(component.pk), ""),
             )
             self.component_fields.append(self[name])
-        self.fields["next_update"].initial = "keep" if draft.next_update_at else "30"
+        if draft.status in Incident.CLOSED_STATUSES:
+            self.fields["next_update"].initial = "none"  # a closing update has nothing more to promise
+        else:
+            self.fields["next_update"].initial = "keep" if draft.next_update_at else "30"
         self.fields["base_version"].initial = draft.version
         self.fields["status"].initial = draft.status
         self.fields["body"].initial = draft.body

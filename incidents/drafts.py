@@ -44,6 +44,28 @@ def draft_for_correction(*, update: IncidentUpdate, user: User) -> UpdateDraft:
     return draft
 
 
+@transaction.atomic
+def draft_propose_status(*, incident: Incident, user: User, status: str) -> UpdateDraft:
+    """Start (or steer) the incident's draft towards ``status``: how a public incident changes status.
+
+    Customers hear of a status change only through a published update, so the admin's status actions on a public
+    incident land here and the communicator writes the words. A closing status promises no next update.
+    """
+    allowed = Incident.MAINTENANCE_STATUSES if incident.is_maintenance else Incident.INCIDENT_STATUSES
+    if status not in allowed:
+        raise ValueError(f"{status!r} is not a status for a {incident.get_kind_display().lower()}")
+    draft = draft_for_incident(incident=incident, user=user)
+    locked = UpdateDraft.objects.select_for_update(of=("self",)).get(pk=draft.pk)
+    locked.status = status
+    if status in Incident.CLOSED_STATUSES:
+        locked.next_update_at = None
+    locked.last_edited_by = user
+    locked.version += 1  # anyone else editing it is told, rather than overwriting the new status
+    locked.pending_statement = b""
+    locked.save()
+    return locked
+
+
 @dataclass
 class SaveResult:
     saved: bool

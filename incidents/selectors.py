@@ -142,6 +142,19 @@ def incident_timeline(incident: Incident) -> list[TimelineEntry]:
     return sorted(chain(updates, notes), key=lambda entry: entry.at, reverse=True)
 
 
+def current_promise(incident: Incident) -> datetime | None:
+    """When the incident's newest update promised to speak next, while it is open; a closed one promises nothing.
+
+    Reads the prefetched updates (``with_timeline``, or the API's ``published_updates``), newest first.
+    """
+    if incident.is_closed:
+        return None
+    updates = getattr(incident, "published_updates", None)
+    if updates is None:
+        updates = list(incident.updates.all())
+    return updates[0].next_update_at if updates else None
+
+
 def overall_status(
     components: list[Component], active: list[Incident], maintenance: list[Incident]
 ) -> OverallStatus:

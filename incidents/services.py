@@ -191,6 +191,8 @@ def update_publish(
     """
     if not author.has_perm("incidents.publish_update"):
         raise PermissionDenied("Only publishers can publish updates.")
+    if status in Incident.CLOSED_STATUSES:
+        next_update_at = None  # a closing update has nothing more to promise
     head = signing.lock_chain()
     # Publishes are serialised by the chain lock; work from the incident as it is now, not as the caller saw it.
     incident = Incident.objects.select_for_update().get(pk=incident.pk)

@@ -18,7 +18,7 @@ from django.urls import reverse
 from incidents.availability import worse
 from incidents.documents import absolute
 from incidents.models import Component, ComponentGroup, Incident, IncidentUpdate
-from incidents.selectors import OverallStatus
+from incidents.selectors import OverallStatus, current_promise
 from incidents.statuspage_selectors import ComponentTree
 
 Document = dict[str, Any]
@@ -208,6 +208,9 @@ def incident_document(incident: Incident, *, at: Mapping[str, int]) -> Document:
         ],
         # Ours.
         "postmortem_url": incident.postmortem_url or None,
+        # The next update promised, while the incident is open: an engineering note or a later update without a
+        # promise does not hide it from readers who look at the incident rather than its newest update.
+        "next_update_at": timestamp(current_promise(incident)),
     }
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from incidents.models import Component, ComponentStatusChange, Incident, ProgressNote
+from incidents.models import Component, ComponentStatusChange, Incident, ProgressNote, UpdateDraft
 from tests.admin_forms import change_form_data, inline, inline_prefix
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_an_engineer_adds_a_note_inline_and_cannot_touch_incident_details(client
 def test_status_actions_are_for_communicators_not_engineers(
     client, engineer, communicator, make_incident, make_component
 ):
-    incident = make_incident()
+    incident = make_incident(public=False)
     api = make_component("API")
     incident.affected.create(component=api, status="major_outage")
     Component.objects.filter(pk=api.pk).update(status="major_outage")
@@ -56,6 +56,7 @@ def test_status_actions_are_for_communicators_not_engineers(
     incident.refresh_from_db()
     assert incident.status == "investigating"
 
+    # Not public yet: nobody outside has heard of it, so the status is the team's own business.
     client.force_login(communicator)
     client.post(changelist, action)
     incident.refresh_from_db()
@@ -65,10 +66,47 @@ def test_status_actions_are_for_communicators_not_engineers(
     assert api.status == "operational"
 
 
+def test_resolving_a_public_incident_from_the_admin_opens_the_compose_screen_with_the_status_set(
+    client, communicator, make_incident, make_component
+):
+    incident = make_incident()
+    api = make_component("API")
+    incident.affected.create(component=api, status="major_outage")
+    Component.objects.filter(pk=api.pk).update(status="major_outage")
+    changelist = reverse("admin:incidents_incident_changelist")
+    client.force_login(communicator)
+
+    response = client.post(changelist, {"action": "mark_resolved", "_selected_action": [incident.pk]})
+
+    draft = UpdateDraft.objects.get(incident=incident, published_update__isnull=True)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("manage:draft", args=[draft.pk])
+    assert (draft.status, draft.next_update_at) == ("resolved", None)
+    # Nothing changed in public until that update is published: no silent resolution.
+    incident.refresh_from_db()
+    api.refresh_from_db()
+    assert (incident.status, incident.resolved_at, api.status) == ("investigating", None, "major_outage")
+    editor = client.get(response["Location"])
+    assert editor.context["form"]["status"].value() == "resolved"
+    assert editor.context["form"]["next_update"].value() == "none"
+
+
+def test_a_public_incidents_status_is_read_only_in_the_admin_form(client, communicator, make_incident):
+    incident = make_incident()
+    client.force_login(communicator)
+    page = client.get(_change_url(incident))
+    assert "status" not in page.context["adminform"].form.fields
+    data = change_form_data(page)
+    data["status"] = "resolved"
+    client.post(_change_url(incident), data)
+    incident.refresh_from_db()
+    assert incident.status == "investigating"
+
+
 def test_a_communicator_changes_status_in_the_form_and_the_timestamps_follow(
     client, communicator, make_incident
 ):
-    incident = make_incident()
+    incident = make_incident(public=False)
     client.force_login(communicator)
     page = client.get(_change_url(incident))
     data = change_form_data(page)

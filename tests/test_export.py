@@ -234,7 +234,7 @@ def test_the_proxy_config_serves_the_export_when_every_web_node_is_down(site, tm
         summary.headers["access-control-allow-origin"] == "*"
         and "access-control-allow-origin" not in page.headers
     )
-    assert live.headers["cache-control"] == "public, max-age=5, stale-if-error=86400"
+    assert live.headers["cache-control"] == "public, max-age=1, stale-if-error=86400"
     assert (
         feed.headers["link"] == '<http://localhost:8000/history.atom>; rel="self"'
         and "link" not in page.headers

@@ -172,3 +172,61 @@ def test_no_cookie_leaks_onto_a_cacheable_page_even_with_a_malformed_csrf_cookie
 def test_absurd_months_are_not_found_rather_than_errors(client):
     assert client.get(reverse("status:history-month", args=[9999, 12])).status_code == 404
     assert client.get(reverse("status:history-month", args=[1900, 1])).status_code == 404
+
+
+def test_the_promised_next_update_stays_with_the_incident_after_an_engineering_note(
+    client, make_incident, publisher, engineer
+):
+    incident = make_incident("API down", body="Looking into it.")
+    promised = (timezone.now() + timedelta(minutes=30)).replace(second=0, microsecond=0)
+    services.update_publish(
+        incident=incident, author=publisher, status="identified", body="Found it.", next_update_at=promised,
+        at=timezone.now() + timedelta(minutes=1),
+    )  # fmt: skip
+    services.note_add(incident=incident, author=engineer, text="Rolling back the deploy", is_public=True,
+                      at=timezone.now() + timedelta(minutes=5))  # fmt: skip
+
+    stamp = promised.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    for url in ["/", reverse("status:incident", args=[incident.pk])]:
+        page = client.get(url).content.decode()
+        assert page.index("Rolling back the deploy") < page.index("Found it.")
+        assert "Next update by" in page, url
+        assert 'class="incident__promise"' in page
+        assert f'datetime="{stamp}"' in page.split('class="incident__promise"', 1)[1][:300]
+
+
+def test_a_resolved_incident_shows_no_open_promise(client, make_incident, publisher):
+    incident = make_incident("API down", body="Looking into it.")
+    services.update_publish(
+        incident=incident, author=publisher, status="identified", body="Found it.",
+        next_update_at=timezone.now() + timedelta(minutes=30),
+    )  # fmt: skip
+    # Closed some other way than by an update (an older admin action, the API): the promise is moot.
+    services.incident_set_status(incident=incident, status="resolved", by=publisher)
+
+    page = client.get(reverse("status:incident", args=[incident.pk])).content.decode()
+    assert "Next update by" not in page
+
+
+def test_a_closing_update_carries_no_promise(make_incident, publisher):
+    incident = make_incident("API down", body="Looking into it.")
+    update = services.update_publish(
+        incident=incident, author=publisher, status="resolved", body="All fixed.",
+        next_update_at=timezone.now() + timedelta(minutes=30),
+    )  # fmt: skip
+    assert update.next_update_at is None
+
+
+def test_an_open_page_asks_every_2_seconds_and_no_cache_answers_for_longer_than_a_poll(client, make_incident):
+    from pathlib import Path
+
+    make_incident()
+    page = client.get("/").content.decode()
+    assert 'hx-trigger="every 2s"' in page
+    live = client.get(reverse("status:live") + "?v=x")
+    assert live["Cache-Control"] == "public, max-age=1, stale-if-error=86400"
+    # nginx, serving the export or falling back to it, says the same.
+    nginx = Path(__file__).resolve().parent.parent / "deploy" / "nginx"
+    for conf in ("statushub-static.conf", "statushub-maps.conf"):
+        assert '"public, max-age=1, stale-if-error=86400"' in (nginx / conf).read_text(), conf
+        assert '"public, max-age=5, stale-if-error=86400"' not in (nginx / conf).read_text(), conf

@@ -103,7 +103,7 @@ def test_served_with_cache_headers_etag_and_no_cookie(site):
 
     _, live, _ = wsgi_get(app, "/_live/")
     # Polled every few seconds: a browser must not answer a poll with its previous answer while refetching.
-    assert live["Cache-Control"] == "public, max-age=5, stale-if-error=86400"
+    assert live["Cache-Control"] == "public, max-age=1, stale-if-error=86400"
     assert Client().get("/_live/")["Cache-Control"] == live["Cache-Control"], "the same without the snapshot"
 
     _, feed, _ = wsgi_get(app, "/history.atom")
@@ -359,10 +359,10 @@ def test_an_incident_that_fails_to_render_does_not_hold_back_the_rest(site, publ
     snapshot.build(store)
     real = snapshot.incident_files
 
-    def broken(incident):
+    def broken(incident, **kwargs):
         if incident.pk == site["resolved"].pk:
             raise ValueError("a template bug on odd data")
-        return real(incident)
+        return real(incident, **kwargs)
 
     monkeypatch.setattr(snapshot, "incident_files", broken)
     services.update_publish(incident=site["resolved"], author=publisher, status="resolved", body="Odd.")
@@ -442,3 +442,26 @@ def test_every_page_of_the_chain_is_in_the_snapshot_and_a_publish_adds_the_next(
     services.update_publish(incident=site["open"], author=publisher, status="monitoring", body="Next page.")
     snapshot.refresh(store)
     assert walk() == [*signed, signed[-1] + 1]
+
+
+@pytest.mark.django_db
+def test_a_refresh_writes_the_pages_readers_have_open_before_the_rest(site, publisher):
+    store = snapshot_store()
+    snapshot.build(store)
+    writes: list[set[str]] = []
+    original = store.write
+
+    def recording(files: dict[str, bytes], removed: Iterable[str] = ()) -> int:
+        writes.append(set(files))
+        return original(files, removed)
+
+    store.write = recording  # type: ignore[method-assign]
+    incident = site["open"]
+    services.update_publish(incident=incident, author=publisher, status="monitoring", body="Fix is out.")
+
+    assert snapshot.refresh(store) > 0
+
+    assert writes[0] == {"/", "/_live/"}
+    assert writes[1] == {f"/incidents/{incident.pk}/", f"/incidents/{incident.pk}/_live/"}
+    page = store.read(f"/incidents/{incident.pk}/")
+    assert page is not None and b"Fix is out." in page.body

@@ -39,7 +39,7 @@ UPDATE_KEYS = {
     "id", "status", "body", "incident_id", "created_at", "updated_at", "display_at", "affected_components",
     "deliver_notifications", "custom_tweet", "tweet_id",
 }  # fmt: skip
-OUR_INCIDENT_FIELDS = {"postmortem_url"}
+OUR_INCIDENT_FIELDS = {"postmortem_url", "next_update_at"}
 OUR_UPDATE_FIELDS = {"author", "signature", "kid", "statement_url", "next_update_at", "corrects"}
 
 INDICATORS = {
@@ -231,6 +231,15 @@ def test_incident_updates_come_newest_first_with_their_component_changes_and_our
     assert newest["kid"] == key.kid
     statement = client.get(newest["statement_url"].removeprefix("http://localhost:8000"))
     assert lib.verify(bytes(key.public_key), lib.b64decode_signature(newest["signature"]), statement.content)
+
+
+def test_an_incident_carries_its_open_promise_and_a_resolved_one_none(client, page, publisher):
+    incident = _get(client, "incidents-unresolved")["incidents"][0]
+    assert incident["next_update_at"] == incident["incident_updates"][0]["next_update_at"] is not None
+
+    services.incident_set_status(incident=page["active"], status="resolved", by=publisher)
+    resolved = next(i for i in _get(client, "incidents")["incidents"] if i["id"] == incident["id"])
+    assert resolved["next_update_at"] is None
 
 
 def test_a_group_is_a_component_listing_its_children_who_name_their_group(client, page):

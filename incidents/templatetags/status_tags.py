@@ -51,6 +51,13 @@ def timeline(incident: object) -> list[object]:
 
 
 @register.filter
+def promise(incident: object) -> datetime | None:
+    from incidents.selectors import current_promise
+
+    return current_promise(incident)  # type: ignore[arg-type]
+
+
+@register.filter
 def listify(value: object) -> list[object]:
     return [value]
 

@@ -29,15 +29,20 @@ from typing import Protocol
 
 import redis
 
+# What the open page polls stays fresh for less than one poll interval (STATUSHUB_POLL_SECONDS, 2 s by default),
+# so every poll reaches the server (or the CDN) and a change shows at the next poll.
+POLLED_MAX_AGE = 1
+
 
 def cache_control(max_age: int, *, polled: bool = False) -> str:
     """Short-lived and shared; served stale while refetching, and for a day if the origin fails.
 
-    What the open page polls (``_live/``) is never served stale while refetching: a browser would answer the
-    poll from its cache with the previous answer and show a change one poll late.
+    What the open page polls (``_live/``) is fresh for ``POLLED_MAX_AGE`` at most and never served stale while
+    refetching: a browser would answer the poll from its cache with the previous answer and show a change late.
     """
-    revalidate = "" if polled else ", stale-while-revalidate=30"
-    return f"public, max-age={max_age}{revalidate}, stale-if-error=86400"
+    if polled:
+        return f"public, max-age={min(max_age, POLLED_MAX_AGE)}, stale-if-error=86400"
+    return f"public, max-age={max_age}, stale-while-revalidate=30, stale-if-error=86400"
 
 
 def is_polled(path: str) -> bool:
