@@ -1,6 +1,6 @@
 from channels.rendering import fit, linked_length
 
-URL = "https://status.northwind.example/updates/p31zjtct2jer/"
+URL = "https://status.northwind.com/updates/p31zjtct2jer/"
 
 
 def test_links_count_as_twenty_three_characters_whatever_their_length():
@@ -44,3 +44,18 @@ def test_a_title_too_long_for_the_limit_is_shortened_too_never_the_link():
     text, shortened = fit(head=head, body="Body.", tail="https://s.example/u", limit=80)
     assert shortened and len(text) <= 80
     assert text.startswith("Payments failing") and text.endswith("https://s.example/u")
+
+
+def test_only_what_mastodon_would_link_counts_as_a_link():
+    # Mastodon finds links with twitter-text's pattern: what follows a link's last valid character counts in full.
+    text = "https://northwind.com/a" + "<" * 600
+
+    assert linked_length(text) == 23 + 600
+
+
+def test_paragraphs_are_kept_and_the_cut_falls_after_the_last_whole_one_that_fits():
+    body = "First paragraph.\n\nSecond paragraph.\n\n" + "Third paragraph is far too long. " * 10
+    text, shortened = fit(head="T", body=body, tail=URL, limit=120, measure=linked_length)
+
+    assert shortened and linked_length(text) <= 120
+    assert text.startswith("T\n\nFirst paragraph.\n\nSecond paragraph.\n\nThird paragraph is far too long.")
