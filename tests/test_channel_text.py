@@ -5,12 +5,25 @@ get the Markdown itself. Built through each transport's ``build_request`` (what 
 """
 
 import json
+from email import message_from_bytes, policy
 from typing import Any
 
+import httpx
 import pytest
+import respx
+from django.utils import timezone
 
+from channels.models import Channel
+from channels.previews import PLACEHOLDER_ID, channel_previews
 from channels.registry import transport_class
+from channels.rendering import render
 from channels.transports import Message, Thread
+from incidents import services as incident_services
+from incidents.models import UpdateDraft
+from people.services import profile_for
+from subscribers.models import Subscriber
+from subscribers.update_mail import UpdateMail
+from tests.test_bluesky_transport import SERVICE, _session
 
 URL = "https://status.northwind.com/updates/abc123def456/"
 BODY = (
@@ -27,7 +40,7 @@ PARAGRAPHS = [
 ]
 CONFIGS: dict[str, dict[str, str]] = {
     "x": {"username": "northwind"},
-    "bluesky": {"service": "https://bsky.example", "handle": "northwind.example"},
+    "bluesky": {"service": SERVICE, "handle": "northwind.example"},
     "mastodon": {"instance": "https://mastodon.example", "max_characters": "500"},
     "facebook": {"page_id": "1234567890"},
     "manual": {"community": "UserVoice", "max_characters": "5000"},
@@ -133,3 +146,78 @@ def test_a_webhook_carries_the_plain_text_next_to_the_markdown():
 
     assert data["body"] == BODY
     assert data["body_text"] == "\n\n".join(PARAGRAPHS)
+
+
+def test_bluesky_sends_the_body_links_facets_beside_the_signed_update_link():
+    body = "Café ☕ — see [the refunds page](https://northwind.com/refunds)."
+    request = _request("bluesky", body)
+    transport = transport_class("bluesky")({**CONFIGS["bluesky"]}, {"app_password": "abcd-efgh"})  # type: ignore[misc]
+    with respx.mock(assert_all_called=False) as mock:
+        _session(mock)
+        create = mock.post(f"{SERVICE}/xrpc/com.atproto.repo.createRecord").mock(
+            return_value=httpx.Response(
+                200, json={"uri": "at://did:plc:n/app.bsky.feed.post/3k", "cid": "bafy"}
+            )
+        )
+        transport.send(request, Thread())
+
+    record = json.loads(create.calls.last.request.content)["record"]
+    text = record["text"].encode()
+    linked = [
+        (text[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode(), f["features"][0]["uri"])
+        for f in record["facets"]
+    ]
+    assert linked == [("the refunds page", "https://northwind.com/refunds"), ("Signed update", URL)]
+
+
+@pytest.mark.django_db
+def test_the_mails_text_part_is_plain_text_with_quotes_as_mail_readers_quote(make_incident, publisher):
+    incident = make_incident(public=False)
+    update = incident_services.update_publish(
+        incident=incident, author=publisher, status="identified", body=BODY, author_title="CEO"
+    )
+    subscriber = Subscriber.objects.create(
+        email="kim@example.com", state="active", confirmed_at=timezone.now()
+    )
+    mail = UpdateMail(update)
+    copy = mail.copy_for(
+        subscriber_id=subscriber.pk, email=subscriber.email, token_nonce=subscriber.token_nonce,
+        message_id=f"<update.x.{subscriber.pk}@localhost>", root_id=None,
+    )  # fmt: skip
+
+    _, raw = mail.wire(copy)
+
+    part = message_from_bytes(raw, policy=policy.default).get_body(preferencelist=("plain",))
+    assert part is not None
+    text = part.get_content().replace("\r\n", "\n")
+    assert "**" not in text
+    assert (
+        "\n\n"
+        + "\n\n".join(PARAGRAPHS[:2])
+        + "\n\n> Customers in the EU saw double charges. These are refunded too.\n"
+    ) in text
+
+
+@pytest.mark.django_db
+def test_each_channels_preview_shows_the_text_that_is_then_sent(make_incident, publisher):
+    incident = make_incident(public=False)
+    for kind in ("x", "mastodon", "facebook", "manual", "slack", "reddit", "bluesky"):
+        Channel.objects.create(kind=kind, name=kind, config=CONFIGS[kind])
+    draft = UpdateDraft.objects.create(
+        incident=incident, status="identified", body=BODY, created_by=publisher, last_edited_by=publisher
+    )
+    previews = {preview.channel.kind: preview for preview in channel_previews(draft, publisher)}
+    update = incident_services.update_publish(
+        incident=incident, author=publisher, status="identified", body=BODY,
+        author_title=profile_for(publisher).title,
+    )  # fmt: skip
+
+    for channel in Channel.objects.all():
+        cls = transport_class(channel.kind)
+        assert cls is not None
+        request = cls(channel.config, {}).build_request(
+            render(update, channel), Thread(), idempotency_key="k"
+        )
+        sent = cls.text_of(request).replace(update.public_id, PLACEHOLDER_ID)
+        assert previews[channel.kind].text == sent, channel.kind
+        assert "**Refunds:**" not in sent or channel.kind == "reddit"
