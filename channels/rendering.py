@@ -123,7 +123,17 @@ def fit_parts(*, head: str, body: str, tail: str, limit: int, measure: Callable[
     title = head.split(" ")
     while len(title) > 1 and measure(f"{' '.join(title)} …\n\n{tail}") > limit:
         title.pop()
-    return Fitted(f"{' '.join(title)} …\n\n{tail}", True, 0, 0)
+    # One word too long by itself (CJK titles have no spaces): whole characters as a reader sees them.
+    letters = _GRAPHEME.findall(" ".join(title))
+    low, high = 0, len(letters)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if measure(f"{''.join(letters[:middle]).rstrip()} …\n\n{tail}") <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    short = "".join(letters[:low]).rstrip()
+    return Fitted(f"{short} …\n\n{tail}" if short else tail, True, 0, 0)
 
 
 def _tidy(body: str) -> str:

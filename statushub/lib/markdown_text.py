@@ -88,7 +88,15 @@ def _render(source: str, style: _Style) -> PlainText:
             links.append(Link(position, position + len(run.text), run.url))
         text.append(run.text)
         position += len(run.text)
-    joined = "".join(text)
+    # Spaces the parser keeps (Unicode ones, at a paragraph's start) would only shift every link after them.
+    whole = "".join(text)
+    joined = whole.strip()
+    shift = len(whole) - len(whole.lstrip())
+    links = [
+        Link(max(link.start - shift, 0), min(link.end - shift, len(joined)), link.url)
+        for link in links
+        if link.end - shift > 0 and link.start - shift < len(joined)
+    ]
     if style.links == "facets":
         links = _with_bare_urls(joined, links)
     return PlainText(joined, tuple(links))
