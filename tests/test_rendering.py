@@ -1,3 +1,4 @@
+from channels.integrations.x.transport import weighted_length
 from channels.rendering import fit, linked_length
 
 URL = "https://status.northwind.com/updates/p31zjtct2jer/"
@@ -59,3 +60,11 @@ def test_paragraphs_are_kept_and_the_cut_falls_after_the_last_whole_one_that_fit
 
     assert shortened and linked_length(text) <= 120
     assert text.startswith("T\n\nFirst paragraph.\n\nSecond paragraph.\n\nThird paragraph is far too long.")
+
+
+def test_a_title_with_no_spaces_is_cut_between_characters_to_fit():
+    head = "決済障害" * 100  # CJK: no spaces, and X counts each character twice
+    text, shortened = fit(head=head, body="Body.", tail=URL, limit=280, measure=weighted_length)
+
+    assert shortened and weighted_length(text) <= 280
+    assert text.startswith("決済障害決済") and text.endswith(URL)
