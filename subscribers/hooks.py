@@ -34,6 +34,7 @@ from channels.transports import network_problem, retry_after_seconds, tls_contex
 from incidents.documents import absolute, update_document
 from incidents.models import Incident, IncidentUpdate
 from statushub.lib import outbound
+from statushub.lib.markdown_text import plain_text, slack_mrkdwn
 from statushub.lib.secrets import decrypt_json, encrypt_json
 from subscribers.models import HookDelivery, HookSubscription
 from subscribers.services import Choice, normalise_email
@@ -231,6 +232,7 @@ def _document(update: IncidentUpdate) -> dict[str, Any]:
     incident = update.incident
     return {
         **update_document(update),
+        "body_text": plain_text(update.body),
         "incident": {
             "id": str(incident.pk),
             "name": incident.title,
@@ -250,8 +252,7 @@ def _slack_escape(text: str) -> str:
 
 def slack_text(update: IncidentUpdate) -> str:
     incident = update.incident
-    body = _slack_escape(update.body.strip())
-    body = re.sub(r"\*\*(.+?)\*\*", r"*\1*", body)  # Markdown bold → mrkdwn bold
+    body = slack_mrkdwn(update.body)
     url = absolute(reverse("status:update", args=[update.public_id]))
     status = Incident.Status(update.status).label
     title = _slack_escape(f"{settings.STATUSHUB_SITE_NAME}: {incident.title}")

@@ -42,6 +42,7 @@ from django.utils.html import escape
 from incidents.documents import absolute
 from incidents.models import Component, Incident, IncidentUpdate
 from statushub.lib.markdown import render_markdown
+from statushub.lib.markdown_text import plain_text
 from subscribers.mail import EMAIL, incident_subject, list_headers, one_line
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, token_maker
@@ -211,6 +212,7 @@ class UpdateMail:
             "incident": incident,
             "status": Incident.Status(update.status).label,
             "body_html": render_markdown(update.body),
+            "body_text": plain_text(update.body, quotes="angle"),
             "update_url": absolute(reverse("status:update", args=[update.public_id])),
             "statement_url": absolute(reverse("status:update-statement", args=[update.public_id])),
             "incident_url": absolute(reverse("status:incident", args=[incident.pk])),

@@ -1,6 +1,7 @@
+from channels.integrations.x.transport import weighted_length
 from channels.rendering import fit, linked_length
 
-URL = "https://status.northwind.example/updates/p31zjtct2jer/"
+URL = "https://status.northwind.com/updates/p31zjtct2jer/"
 
 
 def test_links_count_as_twenty_three_characters_whatever_their_length():
@@ -44,3 +45,26 @@ def test_a_title_too_long_for_the_limit_is_shortened_too_never_the_link():
     text, shortened = fit(head=head, body="Body.", tail="https://s.example/u", limit=80)
     assert shortened and len(text) <= 80
     assert text.startswith("Payments failing") and text.endswith("https://s.example/u")
+
+
+def test_only_what_mastodon_would_link_counts_as_a_link():
+    # Mastodon finds links with twitter-text's pattern: what follows a link's last valid character counts in full.
+    text = "https://northwind.com/a" + "<" * 600
+
+    assert linked_length(text) == 23 + 600
+
+
+def test_paragraphs_are_kept_and_the_cut_falls_after_the_last_whole_one_that_fits():
+    body = "First paragraph.\n\nSecond paragraph.\n\n" + "Third paragraph is far too long. " * 10
+    text, shortened = fit(head="T", body=body, tail=URL, limit=120, measure=linked_length)
+
+    assert shortened and linked_length(text) <= 120
+    assert text.startswith("T\n\nFirst paragraph.\n\nSecond paragraph.\n\nThird paragraph is far too long.")
+
+
+def test_a_title_with_no_spaces_is_cut_between_characters_to_fit():
+    head = "決済障害" * 100  # CJK: no spaces, and X counts each character twice
+    text, shortened = fit(head=head, body="Body.", tail=URL, limit=280, measure=weighted_length)
+
+    assert shortened and weighted_length(text) <= 280
+    assert text.startswith("決済障害決済") and text.endswith(URL)

@@ -47,7 +47,7 @@ def test_it_posts_the_json_signed_per_standard_webhooks():
     assert wire.headers["webhook-signature"] == f"v1,{expected}"
     body = json.loads(wire.content)
     assert body["type"] == "incident.update"
-    assert body["data"] == {"id": "abc", "body": "Hi"}
+    assert body["data"] == {"id": "abc", "body": "Hi", "body_text": "Hi"}
     assert sent.remote_id == "abc-7"
     assert "webhook-signature" not in request["headers"]  # the stored request carries no secret-derived value
 

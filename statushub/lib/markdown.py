@@ -2,6 +2,7 @@
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 # Raw HTML in the source is treated as text; nh3 then removes anything unsafe the renderer produced.
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
@@ -13,6 +14,11 @@ _ALLOWED_TAGS = {
     "a", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
 _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}, "ol": {"start"}}
+
+
+def parse(source: str) -> list[Token]:
+    """The tokens the page's HTML is made from: plain-text renderings walk these same ones."""
+    return _md.parse(source or "")
 
 
 def render_markdown(source: str) -> str:

@@ -25,7 +25,7 @@ from atproto_client.exceptions import (
 )
 from atproto_client.request import Request
 
-from channels.rendering import LINK_TEXT, fit
+from channels.rendering import LINK_TEXT, fit_parts, grapheme_length
 from channels.transports import (
     Field,
     Message,
@@ -37,8 +37,10 @@ from channels.transports import (
     tls_context,
 )
 from statushub.lib import outbound
+from statushub.lib.markdown_text import plain_text_with_links
 
-LIMIT = 300  # graphemes; counting code points is stricter, so it never overflows
+LIMIT = 300  # graphemes (what a reader sees as one character), as the app and the PDS count them
+BYTE_LIMIT = 3000  # the record's own limit on its text, in UTF-8 bytes
 
 T = TypeVar("T")
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable, as AT Protocol TIDs are written
@@ -48,6 +50,23 @@ def _client(service: str) -> Client:
     # The SDK makes its own httpx client: give it the process's TLS context, not a fresh one per delivery,
     # and the private-network guard (it follows redirects, each checked when it connects).
     return Client(base_url=service, request=Request(transport=outbound.transport(verify=tls_context())))
+
+
+def post_length(text: str) -> int:
+    """The text's length as Bluesky counts it, or past the limit if its bytes are too many."""
+    return grapheme_length(text) if len(text.encode()) <= BYTE_LIMIT else LIMIT + 1
+
+
+def body_facets(request: dict[str, Any]) -> list[models.AppBskyRichtextFacet.Main]:
+    return [
+        models.AppBskyRichtextFacet.Main(
+            index=models.AppBskyRichtextFacet.ByteSlice(
+                byte_start=facet["byteStart"], byte_end=facet["byteEnd"]
+            ),
+            features=[models.AppBskyRichtextFacet.Link(uri=facet["uri"])],
+        )
+        for facet in request.get("facets") or []
+    ]
 
 
 def stable_tid(key: str, published_at: str) -> str:
@@ -88,21 +107,32 @@ class BlueskyTransport(Transport):
         return f"{request.get('text', '')}{link.get('text', '')}"
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
-        text, shortened = fit(
-            head=message.title,
-            body=str(message.document.get("body", "")),
-            tail=f"— {message.author} · {LINK_TEXT}",
-            limit=LIMIT,
-        )
+        body = plain_text_with_links(str(message.document.get("body", "")))
+        fitted = fit_parts(
+            head=message.title, body=body.text, tail=f"— {message.author} · {LINK_TEXT}", limit=LIMIT,
+            measure=post_length,
+        )  # fmt: skip
+        text = fitted.text
+        # Links in the body: its words in the text, the address in a facet (only links kept whole).
+        facets = [
+            {
+                "byteStart": len(text[: fitted.body_start + link.start].encode()),
+                "byteEnd": len(text[: fitted.body_start + link.end].encode()),
+                "uri": link.url,
+            }
+            for link in body.links
+            if link.end <= fitted.body_kept
+        ]
         return {
             "method": "com.atproto.repo.createRecord (app.bsky.feed.post)",
             "service": self.config.get("service", "https://bsky.social"),
             "handle": self.config["handle"],
             "text": text.removesuffix(LINK_TEXT),
             "link": {"text": LINK_TEXT, "url": message.url},
+            "facets": facets,
             "reply": {"root": thread.root_id, "parent": thread.last_id} if thread.root_id else None,
             "rkey": stable_tid(idempotency_key, str(message.document.get("published_at", ""))),
-            "shortened": shortened,
+            "shortened": fitted.shortened,
         }
 
     def _logged_in(self, service: str, handle: str, work: Callable[[Client], T]) -> T:
@@ -155,7 +185,7 @@ class BlueskyTransport(Transport):
             record = models.AppBskyFeedPost.Record(
                 created_at=client.get_current_time_iso(),
                 text=post.build_text(),
-                facets=post.build_facets(),
+                facets=[*body_facets(request), *post.build_facets()],
                 reply=reply,
                 langs=["en"],
             )

@@ -27,6 +27,7 @@ from channels.transports import (
     TransportError,
     retry_after_seconds,
 )
+from statushub.lib.markdown_text import clean_source
 
 LIMIT = 32000  # the forum's max_post_length, 32,000 by default
 MAX_TITLE = 255  # max_topic_title_length's default
@@ -123,11 +124,10 @@ def topic_title(message: Message) -> str:
 def post_text(message: Message) -> tuple[str, bool]:
     status = str(message.document.get("status") or "update")
     head = f"**{status.replace('_', ' ').capitalize()}**"
-    body = str(message.document.get("body") or "").strip()
+    body = clean_source(
+        str(message.document.get("body") or "")
+    )  # Discourse renders Markdown as the page does
     tail = f"— {message.author} · [{LINK_TEXT}]({message.url})"
-    text = f"{head}\n\n{body}\n\n{tail}" if body else f"{head}\n\n{tail}"
-    if len(text) <= LIMIT:  # kept verbatim: fit() folds whitespace, which would flatten the Markdown
-        return text, False
     return fit(head=head, body=body, tail=tail, limit=LIMIT)
 
 

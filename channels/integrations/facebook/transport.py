@@ -23,6 +23,7 @@ from channels.transports import (
     TransportError,
     retry_after_seconds,
 )
+from statushub.lib.markdown_text import plain_text
 
 GRAPH = "https://graph.facebook.com"
 DEFAULT_VERSION = "v25.0"
@@ -142,7 +143,7 @@ class FacebookTransport(Transport):
         reply_to = thread.root_id or None
         text, shortened = fit(
             head=message.title,
-            body=str(message.document.get("body", "")),
+            body=plain_text(str(message.document.get("body", ""))),
             # A post shows the link as a preview card; a comment has none, so there the link is in the words.
             tail=f"— {message.author}\n{message.url}" if reply_to else f"— {message.author}",
             limit=LIMIT,

@@ -7,6 +7,7 @@ from typing import Any
 
 from channels.rendering import fit
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError
+from statushub.lib.markdown_text import plain_text
 
 
 class ManualTransport(Transport):
@@ -31,7 +32,7 @@ class ManualTransport(Transport):
         limit = int(self.config.get("max_characters", 5000))
         text, shortened = fit(
             head=message.title,
-            body=str(message.document.get("body", "")),
+            body=plain_text(str(message.document.get("body", ""))),
             tail=f"— {message.author}\n{message.url}",
             limit=limit,
         )

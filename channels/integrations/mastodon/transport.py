@@ -20,6 +20,7 @@ from mastodon import (
 from channels.rendering import fit, linked_length
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
 from statushub.lib import outbound
+from statushub.lib.markdown_text import plain_text
 
 
 class MastodonTransport(Transport):
@@ -60,7 +61,7 @@ class MastodonTransport(Transport):
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         text, shortened = fit(
             head=message.title,
-            body=str(message.document.get("body", "")),
+            body=plain_text(str(message.document.get("body", ""))),
             tail=f"— {message.author}\n{message.url}",
             limit=int(self.config.get("max_characters", 500)),
             measure=linked_length,

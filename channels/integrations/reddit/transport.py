@@ -25,6 +25,7 @@ from requests import Response, Timeout
 from channels.rendering import LINK_TEXT, fit
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
 from statushub.lib import outbound
+from statushub.lib.markdown_text import clean_source
 
 WEB = "https://www.reddit.com"
 TITLE_LIMIT = 300
@@ -97,7 +98,7 @@ class RedditTransport(Transport):
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         tail = f"— {message.author} · [{LINK_TEXT}]({message.url})"
-        body = str(message.document.get("body", ""))
+        body = clean_source(str(message.document.get("body", "")))  # Reddit shows Markdown as the page does
         subreddit, username = _name(self.config["subreddit"], "r/"), _name(self.config["username"], "u/")
         if thread.root_id:
             text, shortened = fit(head=f"**{message.title}**", body=body, tail=tail, limit=COMMENT_LIMIT)

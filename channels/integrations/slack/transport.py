@@ -4,7 +4,6 @@ https://api.slack.com/methods/chat.postMessage — errors arrive as ``{"ok": fal
 ``ratelimited`` comes with HTTP 429 and ``Retry-After``.
 """
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,9 +11,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from channels.rendering import LINK_TEXT
+from channels.rendering import LINK_TEXT, fit
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
 from statushub.lib import outbound
+from statushub.lib.markdown_text import escape_mrkdwn, slack_mrkdwn
 
 # Answers that retrying cannot fix: a human must reconnect, re-invite the app, or pick another channel.
 PERMANENT_ERRORS = {
@@ -25,9 +25,15 @@ PERMANENT_ERRORS = {
 DEFAULT_BASE_URL = "https://slack.com/api/"
 
 
+LIMIT = 40_000  # Slack cuts a message's text there: https://docs.slack.dev/reference/methods/chat.postMessage
+
+
 def slack_text(message: Message) -> str:
-    body = re.sub(r"\*\*(.+?)\*\*", r"*\1*", str(message.document.get("body", "")))  # Markdown bold → mrkdwn
-    return f"*{message.title}*\n\n{body}\n\n— {message.author} · <{message.url}|{LINK_TEXT}>"
+    text, _ = fit(
+        head=f"*{escape_mrkdwn(message.title)}*", body=slack_mrkdwn(str(message.document.get("body", ""))),
+        tail=f"— {escape_mrkdwn(message.author)} · <{message.url}|{LINK_TEXT}>", limit=LIMIT,
+    )  # fmt: skip
+    return text
 
 
 class SlackTransport(Transport):

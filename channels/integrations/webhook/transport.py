@@ -20,6 +20,7 @@ from channels.transports import (
     TransportError,
     retry_after_seconds,
 )
+from statushub.lib.markdown_text import plain_text
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
@@ -32,6 +33,11 @@ def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
         ) from exc
     digest = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def with_plain_text(document: dict[str, Any]) -> dict[str, Any]:
+    """The update as the API gives it, plus ``body_text``: the Markdown ``body`` as plain text, paragraphs kept."""
+    return {**document, "body_text": plain_text(str(document.get("body") or ""))}
 
 
 class WebhookTransport(Transport):
@@ -52,7 +58,7 @@ class WebhookTransport(Transport):
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         timestamp = int(time.time())
         body = json.dumps(
-            {"type": "incident.update", "timestamp": timestamp, "data": message.document},
+            {"type": "incident.update", "timestamp": timestamp, "data": with_plain_text(message.document)},
             separators=(",", ":"),
             ensure_ascii=False,
         )

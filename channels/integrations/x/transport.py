@@ -21,6 +21,7 @@ from twitter_text import parse_tweet
 from channels.rendering import fit
 from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
 from statushub.lib import outbound
+from statushub.lib.markdown_text import plain_text
 
 API = "https://api.twitter.com"  # tweepy 4.17 hard-codes this inside Client.request
 LIMIT = 280
@@ -118,7 +119,7 @@ class XTransport(Transport):
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         text, shortened = fit(
             head=message.title,
-            body=str(message.document.get("body", "")),
+            body=plain_text(str(message.document.get("body", ""))),
             tail=f"— {message.author}\n{message.url}",
             limit=LIMIT,
             measure=weighted_length,
