@@ -1,11 +1,14 @@
 """Slack: ``chat.postMessage`` with a bot token; later updates of an incident go into its thread (``thread_ts``).
 
 https://api.slack.com/methods/chat.postMessage — errors arrive as ``{"ok": false, "error": "..."}``;
-``ratelimited`` comes with HTTP 429 and ``Retry-After``.
+``ratelimited`` comes with HTTP 429 and ``Retry-After``. Slack has no idempotency key: each message carries
+message metadata naming its delivery (``event_type`` ``statushub_update``), and before a retry the engine
+looks for it in the incident's thread (``conversations.replies``) or the channel (``conversations.history``).
 """
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -13,7 +16,17 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from channels.rendering import LINK_TEXT
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
+from channels.transports import (
+    Field,
+    Lookup,
+    Message,
+    Sent,
+    Thread,
+    Transport,
+    TransportError,
+    is_network_error,
+    network_problem,
+)
 
 # Answers that retrying cannot fix: a human must reconnect, re-invite the app, or pick another channel.
 PERMANENT_ERRORS = {
@@ -22,6 +35,9 @@ PERMANENT_ERRORS = {
     "no_permission",
 }  # fmt: skip
 DEFAULT_BASE_URL = "https://slack.com/api/"
+EVENT_TYPE = "statushub_update"
+CLOCK_SKEW = timedelta(minutes=2)  # our clock against Slack's message timestamps
+MAX_PAGES = 20
 
 
 def slack_text(message: Message) -> str:
@@ -36,8 +52,8 @@ class SlackTransport(Transport):
         Field("token", "Bot token", "Starts with xoxb-.", secret=True),
     )
     connect_help = (
-        "At api.slack.com/apps create an app for your workspace, add the bot scope chat:write under OAuth & "
-        "Permissions, install it to the workspace and copy the Bot User OAuth Token (xoxb-…). Invite the bot "
+        "At api.slack.com/apps create an app for your workspace, add the bot scopes chat:write and "
+        "channels:history (groups:history for a private channel) under OAuth & Permissions, install it to the workspace and copy the Bot User OAuth Token (xoxb-…). Invite the bot "
         "to the channel (/invite @yourapp) and paste the channel's ID."
     )
 
@@ -55,6 +71,8 @@ class SlackTransport(Transport):
             "channel": self.config["channel"],
             "text": slack_text(message),
             "unfurl_links": False,
+            # What finds this message again if its answer is lost (Slack ignores idempotency keys).
+            "metadata": {"event_type": EVENT_TYPE, "event_payload": {"delivery": idempotency_key}},
         }
         if thread.root_id:
             request["thread_ts"] = thread.root_id
@@ -64,6 +82,35 @@ class SlackTransport(Transport):
         arguments = {k: v for k, v in request.items() if k != "method"}
         response = self._call(lambda client: client.chat_postMessage(**arguments))
         return Sent(remote_id=str(response["ts"]))
+
+    def find_sent(self, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
+        """The message carrying this delivery's metadata, in the thread (or the channel) since the delivery began."""
+        key = (request.get("metadata") or {}).get("event_payload", {}).get("delivery")
+        if not key:
+            return None
+        oldest = f"{(lookup.since - CLOCK_SKEW).timestamp():.6f}"
+        arguments: dict[str, Any] = {
+            "channel": request["channel"], "oldest": oldest, "include_all_metadata": True, "limit": 200,
+        }  # fmt: skip
+        cursor = ""
+        for _ in range(MAX_PAGES):
+            if cursor:
+                arguments["cursor"] = cursor
+            if request.get("thread_ts"):
+                page = self._call(
+                    lambda client: client.conversations_replies(ts=request["thread_ts"], **arguments)
+                )
+            else:
+                page = self._call(lambda client: client.conversations_history(**arguments))
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == EVENT_TYPE and payload.get("delivery") == key:
+                    return Sent(remote_id=str(message["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                break
+        return None
 
     def check(self) -> str:
         identity = self._call(lambda client: client.auth_test())
@@ -83,5 +130,9 @@ class SlackTransport(Transport):
             raise TransportError(
                 f"Slack answered {error}", retry_after=float(retry_after) if retry_after else None
             ) from exc
-        except OSError as exc:  # connection refused, DNS, timeouts (urllib)
-            raise TransportError(f"could not reach Slack: {network_problem(exc)}") from exc
+        except (
+            Exception
+        ) as exc:  # connection refused, DNS, timeouts, resets, cut answers (urllib, http.client)
+            if is_network_error(exc):
+                raise TransportError(f"could not reach Slack: {network_problem(exc)}") from exc
+            raise
