@@ -46,9 +46,10 @@ T = TypeVar("T")
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable, as AT Protocol TIDs are written
 
 
-def _client(service: str) -> Client:
-    # The SDK makes its own httpx client: give it the process's TLS context, not a fresh one per delivery.
-    return Client(base_url=service, request=Request(verify=tls_context()))
+def _client(service: str, timeout: float) -> Client:
+    # The SDK makes its own httpx client: give it the process's TLS context, not a fresh one per delivery,
+    # and our timeout (its own default would let an answer held for seconds pass for a quick one).
+    return Client(base_url=service, request=Request(verify=tls_context(), timeout=timeout))
 
 
 def stable_tid(key: str, published_at: str) -> str:
@@ -108,7 +109,7 @@ class BlueskyTransport(Transport):
 
     def _logged_in(self, service: str, handle: str, work: Callable[[Client], T]) -> T:
         """Run ``work`` with a session: the saved one if the server still takes it, else a fresh login."""
-        client = _client(service)
+        client = _client(service, self.timeout)
 
         def remember(event: SessionEvent, session: Session) -> None:
             if self.sessions is not None and event in (SessionEvent.CREATE, SessionEvent.REFRESH):
@@ -125,7 +126,7 @@ class BlueskyTransport(Transport):
                     raise
                 if self.sessions is not None:
                     self.sessions.forget()
-                client = _client(service)
+                client = _client(service, self.timeout)
                 client.on_session_change(remember)
         # No profile fetch: one call fewer against the session limit.
         client.login(handle, self.credentials.get("app_password", ""), fetch_bsky_profile=False)
