@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -282,6 +283,7 @@ def install_discourse(fake: FakeServices, prefix: str = "/discourse") -> Service
     def post(seen: Seen, n: int) -> Answer:
         body = seen.json()
         with forum.lock:
+            topic: dict[str, Any] | None
             if "title" in body:
                 if any(t["external_id"] == body.get("external_id") for t in topics.values()):
                     return 422, {"action": "create_post", "errors": ["External ID has already been taken"],
@@ -390,7 +392,7 @@ def config(kind: str, base: str) -> tuple[dict[str, Any], dict[str, str]]:
     }[kind]  # fmt: skip
 
 
-INSTALL = {
+INSTALL: dict[str, Callable[[FakeServices], Service]] = {
     "slack": install_slack,
     "bluesky": install_bluesky,
     "x": install_x,

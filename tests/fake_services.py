@@ -33,7 +33,7 @@ class Seen:
         return {key: values[-1] for key, values in parse_qs(self.body.decode()).items()}
 
 
-Answer = tuple[int, dict[str, Any] | str, dict[str, str]]
+Answer = tuple[int, dict[str, Any] | list[Any] | str, dict[str, str]]
 
 
 @dataclass(frozen=True)
