@@ -25,7 +25,16 @@ from channels.models import Channel, ChannelThread, Delivery
 from channels.registry import transport_class
 from channels.rendering import render
 from channels.sessions import CachedSessions
-from channels.transports import Thread, Transport, TransportError, refusals_are_permanent
+from channels.transports import (
+    Lookup,
+    Sent,
+    Thread,
+    Transport,
+    TransportError,
+    is_network_error,
+    network_problem,
+    refusals_are_permanent,
+)
 from incidents.models import IncidentUpdate
 from people.services import audit_record
 from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
@@ -160,6 +169,10 @@ def delivery_attempt(delivery_id: int) -> Outcome | None:
     try:
         return _attempt(delivery)
     except Exception as exc:
+        if is_network_error(exc):  # an SDK let a timeout, reset or close through: transient, as any other
+            logger.warning("delivery %s: network error %s, will retry", delivery.pk, type(exc).__name__)
+            error = TransportError(f"could not reach the service: {network_problem(exc)}")
+            return _failed(delivery, error)
         # A bug or an answer nobody foresaw. The post may even have gone out, so never retry blindly:
         # stop, and let a person look (the traceback is in the worker log, where secrets are not).
         logger.exception("delivery %s to channel %s failed unexpectedly", delivery.pk, delivery.channel_id)
@@ -215,18 +228,12 @@ def _attempt(delivery: Delivery) -> Outcome:
         return _finish(delivery, Delivery.State.DEAD, request=request, last_error=problem)
     try:
         with refusals_are_permanent():
-            sent = transport.send(request, thread)
+            sent = _already_sent(delivery, transport, request, thread) or transport.send(request, thread)
     except TransportError as exc:
         if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
             _flag(channel, exc.message)
             return _finish(delivery, Delivery.State.DEAD, request=request, last_error=exc.message)
-        wait = backoff_seconds(delivery.attempts, exc.retry_after)
-        outcome = _finish(
-            delivery, Delivery.State.FAILED, request=request, last_error=exc.message,
-            next_attempt_at=timezone.now() + timedelta(seconds=wait),
-        )  # fmt: skip
-        outcome.retry_in = wait
-        return outcome
+        return _failed(delivery, exc, request=request)
     if thread_row is None:
         ChannelThread.objects.get_or_create(
             channel=channel, incident=delivery.update.incident,
@@ -238,6 +245,46 @@ def _attempt(delivery: Delivery) -> Outcome:
         delivery, Delivery.State.DELIVERED, request=request, remote_id=sent.remote_id, remote_url=sent.remote_url,
         delivered_at=timezone.now(), last_error="", next_attempt_at=None,
     )  # fmt: skip
+
+
+def _failed(delivery: Delivery, exc: TransportError, **fields: object) -> Outcome:
+    """A transient failure: try again after the backoff, or stop once every attempt is spent."""
+    if delivery.attempts >= MAX_ATTEMPTS:
+        _flag(delivery.channel, exc.message)
+        return _finish(delivery, Delivery.State.DEAD, last_error=exc.message, **fields)
+    wait = backoff_seconds(delivery.attempts, exc.retry_after)
+    outcome = _finish(
+        delivery, Delivery.State.FAILED, last_error=exc.message,
+        next_attempt_at=timezone.now() + timedelta(seconds=wait), **fields,
+    )  # fmt: skip
+    outcome.retry_in = wait
+    return outcome
+
+
+def _already_sent(
+    delivery: Delivery, transport: Transport, request: dict[str, Any], thread: Thread
+) -> Sent | None:
+    """The post an earlier attempt made, when one may have reached the service (its answer lost, the worker
+    killed). Without this, each answer held past the timeout became a second post.
+
+    A fault while looking is transient: the delivery retries, never posts blind and never dies of it. A
+    refusal to be looked at (e.g. a Slack app without the history scope) cannot improve by retrying: then the
+    post goes out as before, and the log says why it was not looked up first.
+    """
+    if delivery.attempts <= 1:
+        return None
+    lookup = Lookup(key=f"{delivery.update.public_id}-{delivery.channel_id}", since=delivery.created_at)
+    try:
+        return transport.find_sent(request, thread, lookup)
+    except TransportError as exc:
+        if not exc.permanent:
+            raise
+        logger.warning("delivery %s: could not look for an earlier post (%s)", delivery.pk, exc.message)
+        return None
+    except Exception as exc:
+        if is_network_error(exc):
+            raise TransportError(f"could not look for the post already sent: {network_problem(exc)}") from exc
+        raise
 
 
 class ManualPostError(ValueError):

@@ -7,10 +7,13 @@ service said how long to wait. Transports never touch the database: the delivery
 """
 
 import functools
+import http.client
+import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 import httpx
@@ -69,6 +72,18 @@ class Sent:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What identifies a delivery's post when looking for it after an attempt whose outcome is unknown.
+
+    ``key`` is the delivery's idempotency key (also written into the post where the service keeps metadata);
+    ``since`` is when the delivery was created: no earlier post can be ours.
+    """
+
+    key: str
+    since: datetime
+
+
 class SessionStore(Protocol):
     """Somewhere a transport keeps a login between deliveries (encrypted; losing it only costs a new login)."""
 
@@ -112,6 +127,16 @@ class Transport:
 
     def send(self, request: dict[str, Any], thread: Thread) -> Sent:
         raise NotImplementedError
+
+    def find_sent(self, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
+        """The post an earlier attempt of this delivery made, if it did; None if there is none to find.
+
+        The engine asks before every attempt after the first, because an attempt that timed out, was cut off
+        or was killed may have reached the service. Raises ``TransportError`` when the service could not be
+        asked (always retried later, never taken as "not posted"). Channels with no way to look a post up
+        (webhooks, manual) keep this default.
+        """
+        return None
 
     def check(self) -> str:
         """ "Test connection": one harmless authenticated read; returns who we are posting as.
@@ -164,6 +189,58 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+# Raised by the HTTP stacks the SDKs use (httpx, requests/urllib3, urllib/http.client) when the exchange
+# itself failed: nothing the service decided, so trying again later is always right.
+_NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+    httpx.TransportError,  # ConnectError, ReadTimeout, RemoteProtocolError, ReadError, …
+    http.client.HTTPException,  # RemoteDisconnected, IncompleteRead, BadStatusLine
+    socket.timeout,
+    ssl.SSLError,
+    ConnectionError,  # reset, refused, aborted, broken pipe
+    TimeoutError,
+    OSError,
+)
+
+
+def _network_error_types() -> tuple[type[BaseException], ...]:
+    found = list(_NETWORK_ERRORS)
+    try:
+        import requests
+        import urllib3.exceptions
+
+        found += [
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+            urllib3.exceptions.ProtocolError,
+            urllib3.exceptions.TimeoutError,
+        ]
+    except ImportError:  # pragma: no cover - requests comes with tweepy, praw and Mastodon.py
+        pass
+    return tuple(found)
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """Whether the exchange failed on the way (timeout, reset, close without an answer, TLS, DNS).
+
+    SDKs wrap these in their own types (atproto passes httpx's straight through, praw wraps requests',
+    Mastodon.py its own): the chain of causes is followed, so any of them counts. Such a failure says
+    nothing about the post: the engine retries it (after looking the post up), never marks it dead.
+    """
+    if outbound.refused_in(exc):
+        return False  # the private-network guard refused it: sending again cannot make the address public
+    types = _network_error_types()
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 8:
+        if isinstance(current, types):
+            return True
+        seen.append(current)
+        current = current.__cause__ or current.__context__ or getattr(current, "original_exception", None)
+    return False
 
 
 # An unknown name, a closed port and a private address read alike (outbound.UNREACHABLE), so that these

@@ -6,7 +6,10 @@ format to it. Paths start with the service's name; what follows is that service'
 """
 
 import json
+import socket
+import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +33,27 @@ class Seen:
         return {key: values[-1] for key, values in parse_qs(self.body.decode()).items()}
 
 
-Answer = tuple[int, dict[str, Any] | str, dict[str, str]]
+Answer = tuple[int, dict[str, Any] | list[Any] | str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A failure injected into the next matching request, as the chaos run saw them.
+
+    ``error`` (500) and ``ratelimit`` (429 + Retry-After) answer instead of the service: nothing happens.
+    ``held`` (the answer comes after ``seconds``, past the client's timeout), ``reset`` (TCP RST) and ``close``
+    (the connection closes without an answer) happen after the service did the work: the post exists, but
+    the client never learns it, which is what turns a careless retry into a duplicate.
+    """
+
+    kind: str  # error | ratelimit | held | reset | close
+    seconds: float = 0.0  # held: how long the answer is held; ratelimit: the Retry-After value
+
+    KINDS = ("error", "ratelimit", "held", "reset", "close")
+
+    @property
+    def after_work(self) -> bool:
+        return self.kind in ("held", "reset", "close")
 
 
 @dataclass
@@ -40,12 +63,32 @@ class FakeServices:
     # path → how many times it was asked, for scripted failures
     hits: dict[str, int] = field(default_factory=dict)
     routes: dict[tuple[str, str], Callable[[Seen, int], Answer]] = field(default_factory=dict)
+    # (method, path) → faults for its next requests, in order
+    faults: dict[tuple[str, str], list[Fault]] = field(default_factory=dict)
 
     def route(self, method: str, path: str) -> Callable[[Callable[[Seen, int], Answer]], None]:
         def register(answer: Callable[[Seen, int], Answer]) -> None:
             self.routes[(method, path)] = answer
 
         return register
+
+    def inject(self, method: str, path: str, *faults: Fault) -> None:
+        """The next requests to ``method path`` fail in these ways, one each, in order."""
+        with _lock:
+            self.faults.setdefault((method, path), []).extend(faults)
+
+    def respond(self, seen: Seen) -> tuple[Answer | None, Fault | None]:
+        """The answer (None if a fault stands in for it) and the fault to apply on the way back, if any."""
+        with _lock:
+            queued = self.faults.get((seen.method, seen.path))
+            fault = queued.pop(0) if queued else None
+        if fault is not None and not fault.after_work:
+            with _lock:
+                self.seen.append(seen)
+            if fault.kind == "ratelimit":
+                return (429, {"error": "rate limited"}, {"Retry-After": str(int(fault.seconds or 1))}), fault
+            return (500, {"error": "fake: internal error"}, {}), fault
+        return self.answer(seen), fault
 
     def calls(self, method: str, path: str) -> list[Seen]:
         return [s for s in self.seen if s.method == method and s.path == path]
@@ -78,7 +121,17 @@ def _handler(fake: FakeServices) -> type[BaseHTTPRequestHandler]:
                 dict(self.headers.items()),
                 self.rfile.read(length),
             )
-            status, body, headers = fake.answer(seen)
+            answer, fault = fake.respond(seen)
+            if fault is not None and fault.kind in ("reset", "close"):
+                if fault.kind == "reset":  # linger 0: close sends RST instead of FIN
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+                return
+            if fault is not None and fault.kind == "held":
+                time.sleep(fault.seconds)
+            assert answer is not None
+            status, body, headers = answer
             raw = (body if isinstance(body, str) else json.dumps(body)).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -86,7 +139,10 @@ def _handler(fake: FakeServices) -> type[BaseHTTPRequestHandler]:
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(raw)
+            try:
+                self.wfile.write(raw)
+            except OSError:  # a held answer's client has gone
+                self.close_connection = True
 
         do_GET = do_POST = do_PUT = _serve
 

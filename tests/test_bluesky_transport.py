@@ -106,6 +106,9 @@ def test_it_classifies_bluesky_errors(status, permanent):
         mock.post(f"{SERVICE}/xrpc/com.atproto.repo.createRecord").mock(
             return_value=httpx.Response(status, json={"error": "Nope", "message": "no"})
         )
+        mock.get(f"{SERVICE}/xrpc/com.atproto.repo.getRecord").mock(  # a 400 asks whether it was ours
+            return_value=httpx.Response(400, json={"error": "RecordNotFound", "message": "Could not locate"})
+        )
         with pytest.raises(TransportError) as failure:
             _send()
     assert failure.value.permanent is permanent

@@ -1,6 +1,7 @@
 """The Facebook Page transport at its httpx boundary (respx): the Graph API's exact requests and real error answers."""
 
 import json
+import time
 from urllib.parse import parse_qs
 
 import httpx
@@ -244,7 +245,9 @@ def test_a_duplicate_post_is_found_among_the_pages_recent_posts_instead_of_faili
     sent, _ = _send()
 
     wire = posts.calls.last.request
-    assert dict(wire.url.params) == {"fields": "id,message,permalink_url", "limit": "10"}
+    params = dict(wire.url.params)
+    assert int(params.pop("since")) == pytest.approx(time.time() - 86400, abs=60)  # a day back, not 10 posts
+    assert params == {"fields": "id,message,permalink_url,created_time", "limit": "100"}
     assert wire.headers["authorization"] == f"Bearer {TOKEN}"
     assert (sent.remote_id, sent.remote_url) == (
         f"{PAGE}_901",
@@ -263,7 +266,9 @@ def test_a_duplicate_comment_is_found_among_the_first_posts_recent_comments():
     sent, _ = _send(Thread(root_id=root, last_id=root))
 
     params = dict(comments.calls.last.request.url.params)
-    assert params == {"fields": "id,message", "order": "reverse_chronological", "limit": "10"}
+    assert params == {
+        "fields": "id,message,created_time", "order": "reverse_chronological", "filter": "stream", "limit": "100",
+    }  # fmt: skip
     assert (sent.remote_id, sent.remote_url) == ("901_5550", f"https://www.facebook.com/{root}")
 
 

@@ -70,6 +70,8 @@ def test_it_posts_the_update_with_the_bot_token(slack):
         "text": "*Payments failing — Identified*\n\nWe found it. *Refunds* are automatic.\n\n"
         "— Dana Whitfield, CEO · <https://status.example/updates/abc/|Signed update>",
         "unfurl_links": False,
+        # Slack ignores idempotency keys: the metadata is what finds this message again after a lost answer.
+        "metadata": {"event_type": "statushub_update", "event_payload": {"delivery": "abc-1"}},
     }
     assert sent.remote_id == "1764000000.000100"
     assert TOKEN not in json.dumps(request)

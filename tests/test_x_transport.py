@@ -323,7 +323,9 @@ def test_a_duplicate_is_found_among_our_recent_posts_instead_of_failing():
 
     assert me.call_count == 1
     call = timeline.calls[0]
-    assert parse_qs(urlsplit(call.request.url).query) == {"max_results": ["10"], "tweet.fields": ["entities"]}
+    query = parse_qs(urlsplit(call.request.url).query)
+    assert query.pop("start_time")[0] <= time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86000))
+    assert query == {"max_results": ["100"], "tweet.fields": ["entities,created_at"]}
     _signed_with_our_keys(call)
     assert sent.remote_id == "1790000000000000009"
     assert sent.remote_url == "https://x.com/northwind/status/1790000000000000009"

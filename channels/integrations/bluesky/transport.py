@@ -4,8 +4,9 @@ Posts are limited to 300 graphemes; the link to the signed update travels as a l
 so it costs 13 characters, not the URL's length. Replies carry both the thread's root and parent (uri + cid).
 The session is kept between deliveries (``createSession`` is limited to 30 per 5 minutes per account) and
 refreshed by the SDK; a saved session the server no longer accepts is dropped for a fresh login.
-Each post has a record key fixed for (update, channel): a retry of a post whose answer was lost collides
-with the post that did go out, which is then found and reported instead of posting twice.
+Each post has a record key fixed for (update, channel): before a retry the engine asks for that record
+(``com.atproto.repo.getRecord``), and a retry whose earlier post did go out collides with it anyway; either
+way that post is reported instead of posting twice. Failing to ask is transient, never "not posted".
 """
 
 import hashlib
@@ -28,11 +29,13 @@ from atproto_client.request import Request
 from channels.rendering import LINK_TEXT, fit_parts, grapheme_length
 from channels.transports import (
     Field,
+    Lookup,
     Message,
     Sent,
     Thread,
     Transport,
     TransportError,
+    is_network_error,
     network_problem,
     tls_context,
 )
@@ -46,10 +49,12 @@ T = TypeVar("T")
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable, as AT Protocol TIDs are written
 
 
-def _client(service: str) -> Client:
+def _client(service: str, timeout: float) -> Client:
     # The SDK makes its own httpx client: give it the process's TLS context, not a fresh one per delivery,
-    # and the private-network guard (it follows redirects, each checked when it connects).
-    return Client(base_url=service, request=Request(transport=outbound.transport(verify=tls_context())))
+    # the private-network guard (it follows redirects, each checked when it connects) and our timeout (its
+    # own default would let an answer held for seconds pass for a quick one).
+    transport = outbound.transport(verify=tls_context())
+    return Client(base_url=service, request=Request(transport=transport, timeout=timeout))
 
 
 def post_length(text: str) -> int:
@@ -137,7 +142,7 @@ class BlueskyTransport(Transport):
 
     def _logged_in(self, service: str, handle: str, work: Callable[[Client], T]) -> T:
         """Run ``work`` with a session: the saved one if the server still takes it, else a fresh login."""
-        client = _client(service)
+        client = _client(service, self.timeout)
 
         def remember(event: SessionEvent, session: Session) -> None:
             if self.sessions is not None and event in (SessionEvent.CREATE, SessionEvent.REFRESH):
@@ -154,7 +159,7 @@ class BlueskyTransport(Transport):
                     raise
                 if self.sessions is not None:
                     self.sessions.forget()
-                client = _client(service)
+                client = _client(service, self.timeout)
                 client.on_session_change(remember)
         # No profile fetch: one call fewer against the session limit.
         client.login(handle, self.credentials.get("app_password", ""), fetch_bsky_profile=False)
@@ -191,19 +196,26 @@ class BlueskyTransport(Transport):
             )
             try:
                 return client.app.bsky.feed.post.create(handle, record, rkey=request.get("rkey"))
-            except BadRequestError:
-                if request.get("rkey") and (
-                    ours := _already_posted(client, handle, request["rkey"], record.text)
-                ):
+            except BadRequestError as exc:
+                if _is_token_problem(exc):  # a fresh login is needed first (``_logged_in`` does it)
+                    raise
+                if request.get("rkey") and (ours := _already_posted(client, handle, request["rkey"])):
                     return ours
                 raise
 
-        created = self._classified(lambda: self._logged_in(request["service"], handle, create))
-        rkey = created.uri.rsplit("/", 1)[-1]
-        return Sent(
-            remote_id=f"{created.uri}|{created.cid}",
-            remote_url=f"https://bsky.app/profile/{request['handle']}/post/{rkey}",
+        return _sent(handle, self._classified(lambda: self._logged_in(request["service"], handle, create)))
+
+    def find_sent(self, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
+        """The record under this delivery's key, if an earlier attempt created it."""
+        if not request.get("rkey"):
+            return None
+        handle = request["handle"]
+        found = self._classified(
+            lambda: self._logged_in(
+                request["service"], handle, lambda client: _already_posted(client, handle, request["rkey"])
+            )
         )
+        return _sent(handle, found) if found is not None else None
 
     @staticmethod
     def _classified(call: Callable[[], T]) -> T:
@@ -219,15 +231,32 @@ class BlueskyTransport(Transport):
             raise TransportError(f"could not reach Bluesky: {network_problem(exc)}") from exc
         except RequestException as exc:  # other answers, e.g. 5xx
             raise TransportError(f"Bluesky answered an error: {exc}") from exc
+        except Exception as exc:
+            # atproto passes some of httpx's own errors straight through (a close without an answer is
+            # httpx.RemoteProtocolError): still the network, still worth another try.
+            if is_network_error(exc):
+                raise TransportError(f"could not reach Bluesky: {network_problem(exc)}") from exc
+            raise
 
 
-def _already_posted(client: Client, handle: str, rkey: str, text: str) -> Any:
-    """Our post under this record key, if an earlier attempt did publish it."""
+def _sent(handle: str, record: Any) -> Sent:
+    rkey = record.uri.rsplit("/", 1)[-1]
+    return Sent(
+        remote_id=f"{record.uri}|{record.cid}", remote_url=f"https://bsky.app/profile/{handle}/post/{rkey}"
+    )
+
+
+def _already_posted(client: Client, handle: str, rkey: str) -> Any:
+    """Our post under this record key (the key is ours alone: made from the delivery), or None if there is none.
+
+    Any other failure to read it propagates: "could not tell" must never pass for "not posted".
+    """
     try:
-        found = client.app.bsky.feed.post.get(handle, rkey)
-    except Exception:  # best effort: without an answer, the original refusal stands
-        return None
-    return found if getattr(found.value, "text", None) == text else None
+        return client.app.bsky.feed.post.get(handle, rkey)
+    except BadRequestError as exc:
+        if getattr(getattr(exc.response, "content", None), "error", "") == "RecordNotFound":
+            return None
+        raise
 
 
 def _reset_in(exc: RateLimitExceededError) -> float:

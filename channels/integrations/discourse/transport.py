@@ -4,8 +4,9 @@ A small httpx client, because pydiscourse sleeps on 429 inside the call. https:/
 errors are ``{"errors": [...], "error_type": ...}``; a 429 also says when to come back (``Retry-After`` and
 ``extras.wait_seconds``). The topic carries an ``external_id`` per incident and channel: if an earlier attempt
 made it but its answer was lost, Discourse answers 422 and ``GET /t/external_id/{id}.json`` finds it.
-Replies have no such key, but Discourse answers an identical API request from the same address within two
-minutes with the first one's post instead of posting again.
+Replies have no such key (and Discourse's own "same request within two minutes" guard does not cover a
+retry that comes later): before a retry the engine looks for the post carrying this update's link in the
+incident's topic (``GET /t/{id}.json``, then ``GET /t/{id}/posts.json?post_ids[]=`` for the rest of the stream).
 Config ``api_base`` (e.g. ``http://127.0.0.1:8765``) replaces ``forum_url`` for API calls, for local fake servers.
 """
 
@@ -20,6 +21,7 @@ import httpx
 from channels.rendering import LINK_TEXT, fit
 from channels.transports import (
     Field,
+    Lookup,
     Message,
     Sent,
     Thread,
@@ -32,6 +34,7 @@ from statushub.lib.markdown_text import clean_source
 LIMIT = 32000  # the forum's max_post_length, 32,000 by default
 MAX_TITLE = 255  # max_topic_title_length's default
 
+POSTS_PER_CALL = 20  # what /t/{id}/posts.json answers at once
 FULL_PERMISSION = 1  # CategoryGroup.permission_types[:full]: may start topics
 TOPIC_PATH = re.compile(r"/t/([^/]+)/(\d+)")
 
@@ -222,24 +225,58 @@ class DiscourseTransport(Transport):
                 raise
             return found
 
-    def _existing_topic(self, request: dict[str, Any]) -> Sent | None:
-        """After a 422, the topic this incident already has, if an earlier attempt made it."""
+    def find_sent(self, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
+        """This update's post (the one carrying its link) in the incident's topic, if an attempt made it."""
+        payload = request["json"]
+        if "external_id" in payload:
+            topic = self._topic_by_external_id(payload["external_id"])
+        else:
+            topic = self._call("GET", f"{self._base()}/t/{payload['topic_id']}.json")
+        if topic is None:
+            return None
+        post = self._post_with_link(topic, request["link"])
+        return self._sent(post) if post is not None else None
+
+    def _topic_by_external_id(self, external_id: str) -> dict[str, Any] | None:
         base = self._base()
-        response = self._response("GET", f"{base}/t/external_id/{request['json']['external_id']}.json")
+        response = self._response("GET", f"{base}/t/external_id/{external_id}.json")
         if response.status_code == 404:
             return None
         # It redirects to /t/{slug}/{id}.json: read the id rather than follow, so the key never leaves this base.
         found = TOPIC_PATH.search(response.headers.get("Location", "")) if response.is_redirect else None
         if found is not None:
-            topic = self._call("GET", f"{base}/t/{found.group(2)}.json")
-        elif response.is_success:
-            topic = _body(response)
-        else:
-            raise self._error(response)
-        posts = (topic.get("post_stream") or {}).get("posts") or []
-        first: dict[str, Any] = next((post for post in posts if post.get("post_number") == 1), {})
-        if request["link"] in str(first.get("cooked", "")):
-            return self._sent({**first, "topic_id": topic.get("id"), "topic_slug": topic.get("slug")})
+            return self._call("GET", f"{base}/t/{found.group(2)}.json")
+        if response.is_success:
+            return _body(response)
+        raise self._error(response)
+
+    def _post_with_link(self, topic: dict[str, Any], link: str) -> dict[str, Any] | None:
+        """The topic's post whose text holds ``link``: among those the topic answer carried, then the rest of
+        its stream, newest first (a retry's post is near the end)."""
+        stream = topic.get("post_stream") or {}
+        loaded = stream.get("posts") or []
+        about = {"topic_id": topic.get("id"), "topic_slug": topic.get("slug")}
+        for post in loaded:
+            if link in str(post.get("cooked", "")):
+                return {**post, **about}
+        seen = {post.get("id") for post in loaded}
+        rest = [post_id for post_id in reversed(stream.get("stream") or []) if post_id not in seen]
+        for start in range(0, len(rest), POSTS_PER_CALL):
+            ids = rest[start : start + POSTS_PER_CALL]
+            query = "&".join(f"post_ids[]={int(post_id)}" for post_id in ids)
+            found = self._call("GET", f"{self._base()}/t/{topic.get('id')}/posts.json?{query}")
+            for post in (found.get("post_stream") or {}).get("posts") or []:
+                if link in str(post.get("cooked", "")):
+                    return {**post, **about}
+        return None
+
+    def _existing_topic(self, request: dict[str, Any]) -> Sent | None:
+        """After a 422, the topic this incident already has, if an earlier attempt made it."""
+        topic = self._topic_by_external_id(request["json"]["external_id"])
+        if topic is None:
+            return None
+        if (post := self._post_with_link(topic, request["link"])) is not None:
+            return self._sent(post)
         # Another update of this incident started the topic while this one waited: add this one to it.
         return self._sent(
             self._call(

@@ -5,10 +5,14 @@ errors are ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"
 https://developers.facebook.com/docs/graph-api/guides/error-handling; throttled answers say when to come back in
 ``X-Business-Use-Case-Usage`` / ``X-Page-Usage`` (``estimated_time_to_regain_access``, in minutes).
 Config ``api_base`` (e.g. ``http://127.0.0.1:8765``) replaces ``https://graph.facebook.com``, for local fake servers.
+Before a retry the engine looks for the post among the Page's posts since the delivery began (``/{page}/posts``,
+``since``) or, for a later update, among the first post's comments (``/{post}/comments``, newest first): the
+same words there mean an earlier attempt got through.
 """
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,6 +20,7 @@ import httpx
 from channels.rendering import fit
 from channels.transports import (
     Field,
+    Lookup,
     Message,
     Sent,
     Thread,
@@ -39,6 +44,9 @@ POLICY_BLOCK = 368
 POLICY_WAIT = 3600.0
 DUPLICATE = 506
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
+CLOCK_SKEW = timedelta(minutes=2)  # our clock against Facebook's created_time
+DUPLICATE_WINDOW = timedelta(days=1)  # how far back a post Facebook calls a duplicate is looked for
+MAX_PAGES = 20
 
 
 class GraphError(TransportError):
@@ -110,6 +118,14 @@ def graph_error(response: httpx.Response, error: dict[str, Any]) -> GraphError:
     )  # fmt: skip
 
 
+def _created(item: dict[str, Any]) -> datetime:
+    """Graph's ``created_time`` ("2026-12-03T07:30:00+0000"); unreadable ones count as new (keep looking)."""
+    try:
+        return datetime.strptime(str(item.get("created_time")), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
 class FacebookTransport(Transport):
     kind = "facebook"
     fields = (
@@ -168,7 +184,7 @@ class FacebookTransport(Transport):
         except GraphError as exc:
             if exc.code != DUPLICATE:
                 raise
-            found = self._already_posted(request)
+            found = self._already_posted(request, datetime.now(UTC) - DUPLICATE_WINDOW)
             if found is None:
                 raise TransportError(
                     "Facebook refused this as a duplicate of something recent, yet none of the Page's recent "
@@ -183,20 +199,40 @@ class FacebookTransport(Transport):
             remote_id=post_id, remote_url=f"https://www.facebook.com/{request['reply_to'] or post_id}"
         )
 
-    def _already_posted(self, request: dict[str, Any]) -> Sent | None:
-        """Code 506 usually means our own earlier attempt got through but its answer was lost: find that post."""
-        if request["reply_to"]:
+    def find_sent(self, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
+        return self._already_posted(request, lookup.since - CLOCK_SKEW)
+
+    def _already_posted(self, request: dict[str, Any], since: datetime) -> Sent | None:
+        """Our post (or comment) with these words made since ``since``, newest first, every page of them.
+
+        Code 506 and a retry after a lost answer both mean an earlier attempt may have got through.
+        """
+        if request["reply_to"]:  # comments take no ``since``: newest first, stopping at older ones
             url = f"{self._base()}/{self._version()}/{request['reply_to']}/comments"
-            params = {"fields": "id,message", "order": "reverse_chronological", "limit": "10"}
+            params = {
+                "fields": "id,message,created_time", "order": "reverse_chronological", "filter": "stream",
+                "limit": "100",
+            }  # fmt: skip
         else:
             url = f"{self._base()}/{self._version()}/{self.config['page_id']}/posts"
-            params = {"fields": "id,message,permalink_url", "limit": "10"}
+            params = {
+                "fields": "id,message,permalink_url,created_time", "since": str(int(since.timestamp())),
+                "limit": "100",
+            }  # fmt: skip
         text = request["form"]["message"].strip()
-        for item in self._call(url, params=params).get("data", []):
-            if str(item.get("message", "")).strip() == text and item.get("id"):
-                post_id = str(item["id"])
-                fallback = f"https://www.facebook.com/{request['reply_to'] or post_id}"
-                return Sent(remote_id=post_id, remote_url=str(item.get("permalink_url") or fallback))
+        for _ in range(MAX_PAGES):
+            page = self._call(url, params=params)
+            items = page.get("data") or []
+            for item in items:
+                if str(item.get("message", "")).strip() == text and item.get("id"):
+                    post_id = str(item["id"])
+                    fallback = f"https://www.facebook.com/{request['reply_to'] or post_id}"
+                    return Sent(remote_id=post_id, remote_url=str(item.get("permalink_url") or fallback))
+            after = ((page.get("paging") or {}).get("cursors") or {}).get("after")
+            older = any(_created(item) < since for item in items)
+            if not items or not after or not (page.get("paging") or {}).get("next") or older:
+                return None
+            params = {**params, "after": str(after)}
         return None
 
     def check(self) -> str:

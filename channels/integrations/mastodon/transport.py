@@ -2,9 +2,13 @@
 
 https://docs.joinmastodon.org/methods/statuses/#create — the instance's own character limit applies
 (``configuration.statuses.max_characters``, 500 by default); every link counts as 23 characters.
+The server keeps an ``Idempotency-Key`` for an hour: a retry within 50 minutes of the delivery's start is
+answered with the status already made. Later than that, the engine first looks through the account's own
+statuses since the delivery began for one linking to this update.
 """
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mastodon import (
@@ -18,9 +22,23 @@ from mastodon import (
 )
 
 from channels.rendering import fit, linked_length
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
+from channels.transports import (
+    Field,
+    Lookup,
+    Message,
+    Sent,
+    Thread,
+    Transport,
+    TransportError,
+    is_network_error,
+    network_problem,
+)
 from statushub.lib import outbound
 from statushub.lib.markdown_text import plain_text
+
+KEY_KEPT = timedelta(minutes=50)  # Mastodon keeps an Idempotency-Key for an hour: leave a margin
+CLOCK_SKEW = timedelta(minutes=2)
+MAX_PAGES = 20
 
 
 class MastodonTransport(Transport):
@@ -88,6 +106,30 @@ class MastodonTransport(Transport):
         )
         return Sent(remote_id=str(status["id"]), remote_url=str(status.get("url") or ""))
 
+    def find_sent(self, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
+        """Within the key's hour the server itself answers a retry with the status it made: nothing to look up.
+        After it, the account's statuses since the delivery began, for the one linking to this update."""
+        if datetime.now(UTC) - lookup.since < KEY_KEPT:
+            return None
+        link = str(request["status"]).rsplit("\n", 1)[-1].strip()
+        api = self._api(request["instance"])
+        account = self._call(api.account_verify_credentials)
+        since = lookup.since - CLOCK_SKEW
+        max_id = None
+        for _ in range(MAX_PAGES):
+            page = self._call(
+                lambda before=max_id: api.account_statuses(  # type: ignore[misc]
+                    account["id"], since_id=since, max_id=before, limit=40, exclude_reblogs=True
+                )
+            )
+            for status in page:
+                if link and link in str(status.get("content", "")):
+                    return Sent(remote_id=str(status["id"]), remote_url=str(status.get("url") or ""))
+            if not page:
+                return None
+            max_id = page[-1]["id"]
+        return None
+
     def check(self) -> str:
         api = self._api(self.config["instance"])
         account = self._call(api.account_verify_credentials)
@@ -108,3 +150,7 @@ class MastodonTransport(Transport):
             raise TransportError(f"Mastodon unavailable: {exc}") from exc
         except MastodonAPIError as exc:  # 4xx such as 422 (validation): retrying sends the same thing
             raise TransportError(f"Mastodon rejected the post: {exc}", permanent=True) from exc
+        except Exception as exc:
+            if is_network_error(exc):
+                raise TransportError(f"could not reach Mastodon: {network_problem(exc)}") from exc
+            raise

@@ -6,12 +6,15 @@ titles up to 300 characters, self text up to 40,000, comments up to 10,000; refu
 Every update replies to the incident's post, not to the previous comment: top-level comments stay readable
 where a chain would sink deeper with each update. Config ``api_base`` (e.g. "http://127.0.0.1:8765")
 replaces both www.reddit.com (token) and oauth.reddit.com (API), for a local fake server.
+Reddit takes no idempotency key: before a retry the engine reads the account's own newest submissions
+(``/user/{name}/submitted``) or comments (``/user/{name}/comments``) since the delivery began, for this one.
 """
 
 import re
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import praw
@@ -23,7 +26,17 @@ from prawcore.sessions import FiniteRetryStrategy
 from requests import Response, Timeout
 
 from channels.rendering import LINK_TEXT, fit
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
+from channels.transports import (
+    Field,
+    Lookup,
+    Message,
+    Sent,
+    Thread,
+    Transport,
+    TransportError,
+    is_network_error,
+    network_problem,
+)
 from statushub.lib import outbound
 from statushub.lib.markdown_text import clean_source
 
@@ -31,6 +44,9 @@ WEB = "https://www.reddit.com"
 TITLE_LIMIT = 300
 POST_LIMIT = 40_000
 COMMENT_LIMIT = 10_000
+
+CLOCK_SKEW = timedelta(minutes=2)
+LOOKUP_LIMIT = 100  # the account's newest submissions or comments read for a lost post (one page)
 
 _WAIT = re.compile(r"(\d+)\s*(millisecond|second|minute|hour)", re.IGNORECASE)
 _UNIT_SECONDS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600}
@@ -58,6 +74,11 @@ class _Unpaced(RateLimiter):
 def _name(value: str, prefix: str) -> str:
     """People paste "r/northwind", "/u/northwind-status" or a bare name; Reddit wants the bare name."""
     return value.strip().removeprefix("/").removeprefix(prefix).strip("/")
+
+
+def _words(text: str) -> str:
+    """Text as Reddit gives it back: the same words, whitespace aside."""
+    return " ".join(str(text).split())
 
 
 def _ratelimit_wait(message: str) -> float | None:
@@ -146,6 +167,36 @@ class RedditTransport(Transport):
         # The answer carries the permalink; reading it through praw's attribute would fetch the comment again.
         permalink = vars(comment).get("permalink") or f"/r/{subreddit}/comments/{root}/_/{comment.id}/"
         return Sent(remote_id=comment.id, remote_url=f"{WEB}{permalink}")
+
+    def find_sent(self, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
+        """The account's own post (or comment on the incident's post) with these words, made since the
+        delivery began."""
+        reddit = self._reddit()
+        subreddit, since = request["subreddit"], (lookup.since - CLOCK_SKEW).timestamp()
+        text = _words(request["text"])
+        with self._errors(subreddit):
+            account = reddit.redditor(request["username"])
+            if request["thing_id"] is None:
+                for submission in account.submissions.new(limit=LOOKUP_LIMIT):
+                    if submission.created_utc < since:
+                        break
+                    if (
+                        str(submission.subreddit).lower() == subreddit.lower()
+                        and submission.title == request["title"]
+                        and _words(submission.selftext) == text
+                    ):
+                        return Sent(
+                            remote_id=submission.id,
+                            remote_url=f"{WEB}/r/{subreddit}/comments/{submission.id}/",
+                        )
+                return None
+            for comment in account.comments.new(limit=LOOKUP_LIMIT):
+                if comment.created_utc < since:
+                    break
+                if comment.link_id == request["thing_id"] and _words(comment.body) == text:
+                    permalink = vars(comment).get("permalink") or ""
+                    return Sent(remote_id=comment.id, remote_url=f"{WEB}{permalink}" if permalink else "")
+        return None
 
     def check(self) -> str:
         reddit = self._reddit()
@@ -243,6 +294,10 @@ class RedditTransport(Transport):
             if isinstance(exc.original_exception, Timeout):
                 raise TransportError(f"Reddit did not answer within {self.timeout:.0f} s") from exc
             raise TransportError(f"could not reach Reddit: {network_problem(exc)}") from exc
+        except Exception as exc:
+            if is_network_error(exc):
+                raise TransportError(f"could not reach Reddit: {network_problem(exc)}") from exc
+            raise
 
     @staticmethod
     def _answer(response: Response, subreddit: str) -> TransportError:

@@ -1,10 +1,13 @@
 """Slack: ``chat.postMessage`` with a bot token; later updates of an incident go into its thread (``thread_ts``).
 
 https://api.slack.com/methods/chat.postMessage — errors arrive as ``{"ok": false, "error": "..."}``;
-``ratelimited`` comes with HTTP 429 and ``Retry-After``.
+``ratelimited`` comes with HTTP 429 and ``Retry-After``. Slack has no idempotency key: each message carries
+message metadata naming its delivery (``event_type`` ``statushub_update``), and before a retry the engine
+looks for it in the incident's thread (``conversations.replies``) or the channel (``conversations.history``).
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -12,7 +15,17 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from channels.rendering import LINK_TEXT, fit
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
+from channels.transports import (
+    Field,
+    Lookup,
+    Message,
+    Sent,
+    Thread,
+    Transport,
+    TransportError,
+    is_network_error,
+    network_problem,
+)
 from statushub.lib import outbound
 from statushub.lib.markdown_text import escape_mrkdwn, slack_mrkdwn
 
@@ -23,6 +36,9 @@ PERMANENT_ERRORS = {
     "no_permission",
 }  # fmt: skip
 DEFAULT_BASE_URL = "https://slack.com/api/"
+EVENT_TYPE = "statushub_update"
+CLOCK_SKEW = timedelta(minutes=2)  # our clock against Slack's message timestamps
+MAX_PAGES = 20
 
 
 LIMIT = 40_000  # Slack cuts a message's text there: https://docs.slack.dev/reference/methods/chat.postMessage
@@ -43,8 +59,8 @@ class SlackTransport(Transport):
         Field("token", "Bot token", "Starts with xoxb-.", secret=True),
     )
     connect_help = (
-        "At api.slack.com/apps create an app for your workspace, add the bot scope chat:write under OAuth & "
-        "Permissions, install it to the workspace and copy the Bot User OAuth Token (xoxb-…). Invite the bot "
+        "At api.slack.com/apps create an app for your workspace, add the bot scopes chat:write and "
+        "channels:history (groups:history for a private channel) under OAuth & Permissions, install it to the workspace and copy the Bot User OAuth Token (xoxb-…). Invite the bot "
         "to the channel (/invite @yourapp) and paste the channel's ID."
     )
 
@@ -67,6 +83,8 @@ class SlackTransport(Transport):
             "channel": self.config["channel"],
             "text": slack_text(message),
             "unfurl_links": False,
+            # What finds this message again if its answer is lost (Slack ignores idempotency keys).
+            "metadata": {"event_type": EVENT_TYPE, "event_payload": {"delivery": idempotency_key}},
         }
         if thread.root_id:
             request["thread_ts"] = thread.root_id
@@ -76,6 +94,35 @@ class SlackTransport(Transport):
         arguments = {k: v for k, v in request.items() if k != "method"}
         response = self._call(lambda client: client.chat_postMessage(**arguments))
         return Sent(remote_id=str(response["ts"]))
+
+    def find_sent(self, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
+        """The message carrying this delivery's metadata, in the thread (or the channel) since the delivery began."""
+        key = (request.get("metadata") or {}).get("event_payload", {}).get("delivery")
+        if not key:
+            return None
+        oldest = f"{(lookup.since - CLOCK_SKEW).timestamp():.6f}"
+        arguments: dict[str, Any] = {
+            "channel": request["channel"], "oldest": oldest, "include_all_metadata": True, "limit": 200,
+        }  # fmt: skip
+        cursor = ""
+        for _ in range(MAX_PAGES):
+            if cursor:
+                arguments["cursor"] = cursor
+            if request.get("thread_ts"):
+                page = self._call(
+                    lambda client: client.conversations_replies(ts=request["thread_ts"], **arguments)
+                )
+            else:
+                page = self._call(lambda client: client.conversations_history(**arguments))
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == EVENT_TYPE and payload.get("delivery") == key:
+                    return Sent(remote_id=str(message["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                break
+        return None
 
     def check(self) -> str:
         identity = self._call(lambda client: client.auth_test())
@@ -97,5 +144,9 @@ class SlackTransport(Transport):
             ) from exc
         except outbound.Refused as exc:
             raise TransportError(f"could not reach Slack: {outbound.UNREACHABLE}", permanent=True) from exc
-        except OSError as exc:  # connection refused, DNS, timeouts (urllib)
-            raise TransportError(f"could not reach Slack: {network_problem(exc)}") from exc
+        except (
+            Exception
+        ) as exc:  # connection refused, DNS, timeouts, resets, cut answers (urllib, http.client)
+            if is_network_error(exc):
+                raise TransportError(f"could not reach Slack: {network_problem(exc)}") from exc
+            raise

@@ -4,7 +4,9 @@ https://docs.x.com/x-api/posts/create-post — 280 characters as X weighs them (
 CJK and emoji 2). Errors are RFC 7807 problems (``{"title", "detail", "type", "status"}``); 429s carry
 ``x-rate-limit-*`` and, for the daily post caps, ``x-user-limit-24hour-*`` / ``x-app-limit-24hour-*`` headers.
 Config ``api_base`` (e.g. "http://127.0.0.1:8765") replaces https://api.twitter.com, for a local fake server;
-config ``user_id`` (optional) saves a ``GET /2/users/me`` when looking for a post X calls a duplicate.
+config ``user_id`` (optional) saves a ``GET /2/users/me`` when looking for a post already made.
+Before a retry (and when X calls a post a duplicate) the account's own timeline (``GET /2/users/:id/tweets``)
+is read from the delivery's start, every page of it, for a post with the same words.
 """
 
 import html
@@ -12,6 +14,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import requests
@@ -19,13 +22,26 @@ import tweepy
 from twitter_text import parse_tweet
 
 from channels.rendering import fit
-from channels.transports import Field, Message, Sent, Thread, Transport, TransportError, network_problem
+from channels.transports import (
+    Field,
+    Lookup,
+    Message,
+    Sent,
+    Thread,
+    Transport,
+    TransportError,
+    is_network_error,
+    network_problem,
+)
 from statushub.lib import outbound
 from statushub.lib.markdown_text import plain_text
 
 API = "https://api.twitter.com"  # tweepy 4.17 hard-codes this inside Client.request
 LIMIT = 280
-RECENT = 10  # our own latest posts searched for one X refused as a duplicate
+PAGE = 100  # the timeline's largest page
+MAX_PAGES = 32  # X serves the latest 3,200 posts of a timeline: all of them, at most
+DUPLICATE_WINDOW = timedelta(days=1)  # how far back a post X calls a duplicate is looked for
+CLOCK_SKEW = timedelta(minutes=2)  # our clock against X's created_at
 RATE_WINDOWS = ("x-user-limit-24hour", "x-app-limit-24hour", "x-rate-limit")
 SECRETS = {
     "consumer_key": "API key",
@@ -168,19 +184,41 @@ class XTransport(Transport):
             remote_id=tweet_id, remote_url=f"https://x.com/{request['username'] or 'i'}/status/{tweet_id}"
         )
 
+    def find_sent(self, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
+        with self._client() as client:
+            return self._search(client, request, lookup.since - CLOCK_SKEW)
+
+    def _search(self, client: tweepy.Client, request: dict[str, Any], since: datetime) -> Sent | None:
+        """Our post with these words on the account's timeline since ``since``, every page of it (other posts
+        may have gone out since: the latest few are not enough)."""
+        user_id = str(self.config.get("user_id") or "")
+        if not user_id:
+            user_id = str((self._call(lambda: client.get_me(user_auth=True)).get("data") or {}).get("id", ""))
+        start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            page = self._call(
+                lambda after=token: client.get_users_tweets(  # type: ignore[misc]
+                    user_id, max_results=PAGE, start_time=start, pagination_token=after,
+                    tweet_fields=["entities", "created_at"], user_auth=True,
+                )
+            )  # fmt: skip
+            for posted in page.get("data") or []:
+                if posted.get("id") and _same_text(posted, request["text"]):
+                    return self._sent(request, str(posted["id"]))
+            token = (page.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        return None
+
     def _already_posted(self, client: tweepy.Client, request: dict[str, Any], refusal: _Duplicate) -> Sent:
-        """A duplicate usually means our earlier attempt got through but its answer was lost: find that post."""
+        """A duplicate usually means our earlier attempt got through but its answer was lost: find that post.
+
+        A failure to read the timeline is transient (the delivery retries and looks again); only a refusal
+        to read it (e.g. the plan does not include reads) makes the duplicate final.
+        """
         try:
-            user_id = str(self.config.get("user_id") or "")
-            if not user_id:
-                user_id = str(
-                    (self._call(lambda: client.get_me(user_auth=True)).get("data") or {}).get("id", "")
-                )
-            recent = self._call(
-                lambda: client.get_users_tweets(
-                    user_id, max_results=RECENT, tweet_fields=["entities"], user_auth=True
-                )
-            )
+            found = self._search(client, request, datetime.now(UTC) - DUPLICATE_WINDOW)
         except TransportError as failed:
             if not failed.permanent:
                 raise
@@ -189,9 +227,8 @@ class XTransport(Transport):
                 f"find it failed: {failed.message}",
                 permanent=True,
             ) from failed
-        for posted in recent.get("data") or []:
-            if posted.get("id") and _same_text(posted, request["text"]):
-                return self._sent(request, str(posted["id"]))
+        if found is not None:
+            return found
         raise TransportError(
             "X refused this as a duplicate of an earlier post, yet none of the account's recent posts matches "
             "it. Reword the update and retry.",
@@ -243,6 +280,10 @@ class XTransport(Transport):
             raise TransportError("X answered something other than JSON") from exc
         except requests.RequestException as exc:
             raise TransportError(f"could not reach X: {network_problem(exc)}") from exc
+        except Exception as exc:  # e.g. http.client's IncompleteRead, which requests does not always wrap
+            if is_network_error(exc):
+                raise TransportError(f"could not reach X: {network_problem(exc)}") from exc
+            raise
 
 
 def _forbidden(detail: str) -> TransportError:
