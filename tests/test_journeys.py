@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 from django.conf import settings
 from django.core.management import call_command
 
-from incidents.models import Incident, IncidentUpdate
+from incidents.models import Incident, IncidentUpdate, SigningKey
 from subscribers.models import Subscriber
 from subscribers.outbox import latest_mails
 from tests.conftest import ARTIFACTS
@@ -234,3 +234,107 @@ def test_a_communicator_takes_a_role_drafts_the_resolution_and_a_publisher_resol
     reader.goto(f"{demo.url}/incidents/{incident.pk}/")
     expect(reader.locator(".pill--resolved").first).to_be_visible()
     shot(reader, "communicator-resolved-on-the-page")
+
+
+def test_a_publisher_composes_publishes_watches_deliveries_corrects_and_rotates_her_key(
+    demo, context, threaded_worker
+):
+    from playwright.sync_api import expect
+
+    incident = Incident.objects.get(title=SEV2)
+    page = context.new_page()
+    log_in(page, demo.url, "priya")
+    page.get_by_role("row").filter(has_text=SEV2).get_by_role("link", name="Compose update").click()
+    page.wait_for_url(re.compile(r"/manage/drafts/\d+/$"))
+    page.get_by_label("Status", exact=True).select_option(label="Monitoring")
+    body = (
+        "The fix is live: renewals charge once.\n\n"
+        "**Refunds:** every duplicate charge is being refunded; most show within 3 working days."
+    )
+    page.get_by_label("Update (Markdown)").fill(body)
+    expect(page.locator("#save-status")).to_contain_text("Saved")
+    shot(page, "publisher-compose")
+
+    page.get_by_role("button", name="Preview →").click()
+    expect(page.get_by_role("heading", name=re.compile("^Preview:"))).to_be_visible()
+    expect(page.locator("section[aria-labelledby='pv-page']").get_by_text("The fix is live")).to_be_visible()
+    shot(page, "publisher-preview")
+    sign_and_publish(page, "Priya Raman")
+
+    # The worker fans out to every channel (the demo's are dry runs): the table fills in live.
+    channels = page.locator("#deliveries tbody tr")
+    expect(channels.first).to_be_visible()
+    # Every channel is delivered but the forum the team posts on by hand, which waits for someone's link.
+    expect(page.locator("#deliveries .delivery--awaiting")).to_have_count(1)
+    expect(page.locator("#deliveries .delivery--delivered")).to_have_count(channels.count() - 1, timeout=60_000)
+    expect(page.get_by_text("updating live")).to_have_count(0)
+    shot(page, "publisher-deliveries")
+    first = IncidentUpdate.objects.filter(incident=incident).latest("published_at")
+    assert first.status == "monitoring" and first.author_name == "Priya Raman" and first.signature
+
+    # A correction names the update it corrects; both stay on the page.
+    page.goto(demo.url + "/manage/")
+    page.get_by_role("row").filter(has_text=SEV2).get_by_role("link", name="Compose update").click()
+    page.locator("li").filter(has_text="The fix is live").get_by_role("button", name="Correct this update").click()
+    expect(page.get_by_text("This draft corrects the update of")).to_be_visible()
+    page.get_by_label("Update (Markdown)").fill(
+        "Correction: refunds show within 5 working days, not 3, for cards issued outside the EU."
+    )
+    expect(page.locator("#save-status")).to_contain_text("Saved")
+    page.get_by_role("button", name="Preview →").click()
+    shot(page, "publisher-correction-preview")
+    sign_and_publish(page, "Priya Raman")
+    correction = IncidentUpdate.objects.filter(incident=incident).latest("published_at")
+    assert correction.corrects_id == first.pk
+
+    reader = context.new_page()
+    reader.goto(f"{demo.url}/incidents/{incident.pk}/")
+    expect(reader.get_by_text("refunds show within 5 working days")).to_be_visible()
+    expect(reader.get_by_text("The fix is live: renewals charge once.")).to_be_visible()
+    shot(reader, "publisher-correction-on-the-page")
+
+    # Key rotation: a new key signs from now on; what the old one signed still verifies.
+    page.goto(demo.url + "/manage/keys/")
+    old_keys = set(page.locator("td code").all_inner_texts())
+    page.get_by_role("button", name="Rotate: make a new key").click()
+    expect(page.get_by_text(re.compile("is now the one your updates are signed with"))).to_be_visible()
+    new_keys = set(page.locator("td code").all_inner_texts()) - old_keys
+    assert len(new_keys) == 1
+    shot(page, "publisher-keys")
+    published = reader.request.get(f"{demo.url}/.well-known/statushub/keys.json").text()
+    assert all(key.kid in published for key in SigningKey.objects.filter(owner__username="priya"))
+    assert SigningKey.objects.filter(owner__username="priya").count() == 2
+    verify = subprocess.run(
+        [sys.executable, "-m", "statushub.cli", "verify", f"{demo.url}/updates/{first.public_id}.json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_an_admin_gives_a_new_person_a_role_and_reads_the_audit_trail(demo, context):
+    from playwright.sync_api import expect
+
+    page = context.new_page()
+    log_in(page, demo.url, "admin", next_url="/admin/")
+    expect(page.get_by_role("heading", name="Incidents, components and people")).to_be_visible()
+    shot(page, "admin-index")
+
+    page.goto(demo.url + "/admin/auth/user/add/")
+    page.fill("#id_username", "noor")
+    page.fill("#id_password1", "a long and unusual passphrase 42")
+    page.fill("#id_password2", "a long and unusual passphrase 42")
+    page.click("input[name='_continue']")
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    page.fill("#id_first_name", "Noor")
+    page.fill("#id_last_name", "Haddad")
+    page.check("#id_is_staff")
+    page.locator("#id_groups_from").select_option(label="Engineer")
+    page.locator("#id_groups_add_link").click()
+    page.click("input[name='_save']")
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    noor = User.objects.get(username="noor")
+    assert noor.is_staff and list(noor.groups.values_list("name", flat=True)) == ["Engineer"]
+
+    page.goto(demo.url + "/admin/people/auditevent/")
+    expect(page.locator("#result_list")).to_be_visible()
+    shot(page, "admin-audit")
