@@ -8,7 +8,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
@@ -23,7 +22,7 @@ from channels.permissions import ADD_BRAND, CHANGE_BRAND, can_manage
 from channels.registry import TRANSPORTS, transport_class
 from incidents.permissions import (
     PUBLISH,
-    mark_reauthenticated,
+    password_confirmed,
     permission_required,
     reauth_redirect,
     reauthenticated_recently,
@@ -90,9 +89,7 @@ def _edit(request: HttpRequest, channel: Channel) -> HttpResponse:
     if request.method == "POST":
         valid = form.is_valid()
         if confirm is not None and confirm.is_valid():
-            password = confirm.cleaned_data["confirm_password"]
-            if authenticate(request, username=user.get_username(), password=password) == user:
-                mark_reauthenticated(request)
+            if password_confirmed(request, confirm.cleaned_data["confirm_password"]):
                 confirm = None
             else:
                 confirm.add_error("confirm_password", "That password is not right.")

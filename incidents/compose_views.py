@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,14 +16,12 @@ from incidents.models import Component, Incident, IncidentUpdate, ProgressNote, 
 from incidents.permissions import (
     COMPOSE,
     PUBLISH,
-    mark_reauthenticated,
+    password_confirmed,
     permission_required,
-    reauth_redirect,
     reauthenticated_recently,
 )
 from incidents.previews import preview_context
-from people.models import AuditEvent
-from people.services import audit_record, profile_for
+from people.services import profile_for
 
 
 def _user(request: HttpRequest) -> Any:
@@ -154,11 +151,27 @@ def preview(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(PUBLISH)
 def publish(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_object_or_404(UpdateDraft, pk=pk)
-    if not reauthenticated_recently(request):
-        messages.info(request, "Publishing signs in your name: please enter your password again.")
-        return reauth_redirect(reverse("manage:preview", args=[draft.pk]) + "?confirmed=1#pv-publish")
     signature = request.POST.get("signature", "")
     version = request.POST.get("version", "")
+    if not reauthenticated_recently(request):
+        # Ask for the password on the way: once it is right, this same press publishes what was previewed.
+        form = ReauthForm(request.POST if "password" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            if password_confirmed(request, form.cleaned_data["password"]):
+                return _publish(request, draft, version=version, signature=signature)
+            form.add_error("password", "That password is not right.")
+        context = {
+            "form": form,
+            "action": reverse("manage:publish", args=[draft.pk]),
+            "carry": {"version": version, "signature": signature},
+            "back": reverse("manage:preview", args=[draft.pk]),
+            "button": "Confirm and publish",
+        }
+        return render(request, "manage/reauth.html", context)
+    return _publish(request, draft, version=version, signature=signature)
+
+
+def _publish(request: HttpRequest, draft: UpdateDraft, *, version: str, signature: str) -> HttpResponse:
     try:
         update = drafts.draft_publish(
             draft=draft,
@@ -196,15 +209,7 @@ def reauth(request: HttpRequest) -> HttpResponse:
         next_url = reverse("manage:dashboard")
     form = ReauthForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = _user(request)
-        if (
-            authenticate(request, username=user.get_username(), password=form.cleaned_data["password"])
-            == user
-        ):
-            mark_reauthenticated(request)
-            audit_record(
-                action=AuditEvent.Action.REAUTH, actor=user, target=user.get_username(), request=request
-            )
+        if password_confirmed(request, form.cleaned_data["password"]):
             messages.success(request, "Password confirmed: you can carry on for the next few minutes.")
             return redirect(next_url)
         form.add_error("password", "That password is not right.")

@@ -8,6 +8,7 @@ separate worker. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Red
 import ipaddress
 import secrets
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -115,6 +116,7 @@ INSTALLED_APPS = [
     "subscribers",
     "alerts",
     "api",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +131,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out password check anywhere into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "statushub.urls"
@@ -260,6 +264,21 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 LOGIN_URL = "admin:login"
+# Password guessing (django-axes): 5 wrong passwords for one person from one address within 15 minutes lock that
+# pair out for the rest of the 15 minutes, on the sign-in page and every password re-entry (each calls
+# authenticate() with the request). Attempts are stored in the database (see them in the admin).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("STATUSHUB_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit log already
+AXES_CLIENT_IP_CALLABLE = "people.lockout.client_ip"
+AXES_LOCKOUT_TEMPLATE = "people/locked_out.html"
+AXES_VERBOSE = False
 # History is a record, not an undo button: a revert would bypass services (and could unpublish an incident).
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
@@ -378,6 +397,7 @@ CELERY_BEAT_SCHEDULE["prune-alert-receipts"] = {"task": "alerts.tasks.prune_rece
 # httpx logs every request's full URL at INFO; a Slack incoming-webhook URL is a secret (anyone holding it can
 # post), as are tokens some services put in URLs. Requests are logged by the code that makes them, without.
 LOGGING.setdefault("loggers", {})["httpx"] = {"level": "WARNING"}  # type: ignore[index]
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # type: ignore[index]  # one line per attempt otherwise
 
 
 # --- Public snapshot (issue 6) ---------------------------------------------------------------------------

@@ -80,13 +80,11 @@ def test_a_publisher_composes_previews_and_publishes_a_signed_update(
     expect(publish).to_be_enabled()
     publish.click()
 
-    # Publishing signs in her name: she confirms her password, returns to the preview and publishes.
+    # Publishing signs in her name: she confirms her password, and that publishes (no second press).
     expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
     assert IncidentUpdate.objects.count() == 0
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Confirm").click()
-    expect(page.get_by_role("heading", name=re.compile("^Preview:"))).to_be_visible()
-    page.get_by_role("button", name="Sign and publish as Priya Raman").click()
+    page.get_by_role("button", name="Confirm and publish").click()
 
     # The deliveries page (no channels configured here), then the public incident page from its link.
     page.wait_for_url(re.compile(r"/manage/updates/[a-z0-9]{12}/deliveries/$"))

@@ -1,7 +1,6 @@
 """Compose → preview → publish, through the real views, for every role."""
 
 import time
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -77,23 +76,18 @@ def test_publishing_asks_for_the_password_again_after_ten_minutes(client, publis
     _login(client, publisher, recently=False)
     draft = _draft(client, incident, body="We're aware of failed payments.")
 
-    response = client.post(reverse("manage:publish", args=[draft.pk]))
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("manage:reauth"))
+    asked = client.post(reverse("manage:publish", args=[draft.pk]), {"version": str(draft.version)})
+    assert asked.status_code == 200 and "Confirm and publish" in asked.content.decode()
     assert not IncidentUpdate.objects.filter(incident=incident).exists()
 
-    wrong = client.post(reverse("manage:reauth"), {"password": "nope", "next": "/manage/"})
+    wrong = client.post(reverse("manage:publish", args=[draft.pk]), {"version": "1", "password": "nope"})
     assert "That password is not right." in wrong.content.decode()
-    next_url = parse_qs(urlsplit(response["Location"]).query)["next"][0]
-    right = client.post(reverse("manage:reauth"), {"password": PASSWORD, "next": next_url})
-    assert right["Location"] == reverse("manage:preview", args=[draft.pk]) + "?confirmed=1#pv-publish"
-    assert AuditEvent.objects.filter(action="reauth", actor=publisher).exists()
-    back = client.get(right["Location"]).content.decode()
-    assert "Password confirmed. Nothing is published yet" in back  # beside the button, not out of sight
     assert not IncidentUpdate.objects.filter(incident=incident).exists()
-
-    published = client.post(reverse("manage:publish", args=[draft.pk]))
-    assert published.status_code == 302
+    right = client.post(
+        reverse("manage:publish", args=[draft.pk]), {"version": str(draft.version), "password": PASSWORD}
+    )
+    assert right.status_code == 302 and "/deliveries/" in right["Location"]  # no second press
+    assert AuditEvent.objects.filter(action="reauth", actor=publisher).exists()
     assert IncidentUpdate.objects.filter(incident=incident).count() == 1
 
 
