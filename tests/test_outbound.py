@@ -90,6 +90,17 @@ def test_a_hook_address_that_embeds_a_private_ipv4_is_refused_at_registration(ho
         hooks.validate_target("webhook", f"https://{host}/in")
 
 
+def test_plain_http_hooks_are_taken_only_inside_an_allowed_network(settings):
+    settings.STATUSHUB_OUTBOUND_ALLOW_NETWORKS = ["127.0.0.0/8"]  # as the embedded demo has it
+    for url in ("http://localhost:9000/in", "http://127.0.0.1:9000/in"):
+        assert hooks.validate_target("webhook", url) == url
+    with pytest.raises(hooks.HookTargetError, match="https://"):
+        hooks.validate_target("webhook", "http://hooks.example.com/in")
+    settings.STATUSHUB_OUTBOUND_ALLOW_NETWORKS = []
+    with pytest.raises(hooks.HookTargetError, match="private network"):
+        hooks.validate_target("webhook", "http://localhost:9000/in")
+
+
 # --- channels: at connect time ---------------------------------------------------------------------------
 
 

@@ -120,16 +120,28 @@ def is_reachable(address: str | IPAddress) -> bool:
     return fine(ip)
 
 
-def names_private_address(url: str) -> bool:
-    """Whether a URL's host is plainly inside a private network: an address, or a loopback name (forms say so
-    at once; every other name is checked when connecting)."""
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+def _literal(host: str) -> IPAddress | None:
+    """The address a URL's host names without asking DNS: an address, or loopback for localhost names."""
+    host = host.lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
-        return not is_reachable("127.0.0.1")
+        return ipaddress.IPv4Address("127.0.0.1")
     try:
-        return not is_reachable(host)
-    except ValueError:  # a name
-        return False
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def names_private_address(url: str) -> bool:
+    """Whether a URL's host is plainly inside a private network (forms say so at once; every other name is
+    checked when connecting)."""
+    address = _literal(urlsplit(url).hostname or "")
+    return address is not None and not is_reachable(address)
+
+
+def in_allowed_network(host: str) -> bool:
+    """Whether a host is an address (or localhost) in ``STATUSHUB_OUTBOUND_ALLOW_NETWORKS``."""
+    address = _literal(host)
+    return address is not None and _in(address, allowed_networks())
 
 
 def resolve(host: str, port: int) -> list[str]:
