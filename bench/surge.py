@@ -1,6 +1,7 @@
 """Surge: the app's own snapshot serving against nginx serving the exported files of the same bytes.
 
     python bench/surge.py [--duration 10] [--connections 256]
+    python bench/surge.py --pages 1000 --poll 15 2 [--duration 20]
 
 Seeds the demo crisis into its own PostgreSQL database, builds the snapshot (in Redis, as several web nodes
 share it), exports it, then loads each server in turn with wrk at 256 connections: nginx with the shipped
@@ -10,9 +11,15 @@ of the Statuspage API's summary.json. Prints req/s, p99, errors, and the app/ngi
 at least 30% of nginx's req/s with p99 ≤ 50 ms and no errors.
 
 Run by hand, on an otherwise idle machine; it needs nginx and wrk (apt-get install nginx-light wrk).
+
+With ``--pages N``: the cost of open pages instead. N pages (one keep-alive connection each, at random phases)
+poll the app's ``/_live/?v=<tag>`` every ``--poll`` seconds for ``--duration`` seconds, as open browsers do while
+nothing changes, for each poll interval given; prints polls/s, the answers, p50/p99 and the CPU the app's
+processes used (in cores), so a shorter poll's cost is a measured number. Needs neither nginx nor wrk.
 """
 
 import argparse
+import asyncio
 import os
 import re
 import shutil
@@ -65,7 +72,7 @@ def run(command: list[str], env: dict[str, str]) -> None:
     subprocess.run(command, env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
-def prepare(env: dict[str, str], export_dir: Path) -> None:
+def prepare(env: dict[str, str], export_dir: Path | None) -> None:
     import psycopg
 
     admin_url, _, name = DATABASE_URL.rpartition("/")
@@ -80,7 +87,8 @@ def prepare(env: dict[str, str], export_dir: Path) -> None:
     run([*manage, "collectstatic", "--noinput", "-v0"], env)
     run([*manage, "seed_demo"], env)
     run([*manage, "snapshot", "--rebuild", "--no-progress"], env)
-    run([*manage, "export", str(export_dir), "--no-progress"], env)
+    if export_dir is not None:
+        run([*manage, "export", str(export_dir), "--no-progress"], env)
 
 
 def start(command: list[str], env: dict[str, str], url: str, log: Path) -> subprocess.Popen[bytes]:
@@ -138,6 +146,150 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def _cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants so far, from /proc."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        children.setdefault(ppid, []).append(pid)
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += times.get(pid, 0.0)
+        todo += children.get(pid, [])
+    return total
+
+
+@dataclass
+class Polling:
+    pages: int
+    poll: float
+    polls_per_s: float
+    answers: dict[int, int]
+    p50_ms: float
+    p99_ms: float
+    cores: float
+
+
+async def _get(reader: "asyncio.StreamReader", writer: "asyncio.StreamWriter", request: bytes) -> int:
+    """One GET on a kept-alive connection; returns the status (the body, if any, is read and dropped)."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    if length:
+        await reader.readexactly(int(length.group(1)))
+    return status
+
+
+async def _poll_pages(base: str, *, pages: int, poll: float, duration: float, server_pid: int) -> Polling:
+    # A bare HTTP/1.1 client: a thousand pages' polls must cost the load generator little, or it measures itself.
+    import random
+
+    front = httpx.get(base + "/").text
+    tag = re.search(r'hx-get="/_live/\?v=([0-9a-f]+)"', front)
+    if tag is None:
+        raise SystemExit("the front page names no live region to poll")
+    host, port = base.removeprefix("http://").split(":")
+    request = f"GET /_live/?v={tag.group(1)} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: */*\r\n\r\n".encode()
+    latencies: list[float] = []
+    answers: dict[int, int] = {}
+    stop = time.monotonic() + duration
+
+    async def page() -> None:
+        await asyncio.sleep(random.uniform(0, min(poll, duration)))  # noqa: S311 (pages open at random moments)
+        connection = None
+        while time.monotonic() < stop:
+            began = time.monotonic()
+            try:
+                if connection is None:
+                    connection = await asyncio.open_connection(host, int(port))
+                status = await _get(*connection, request)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                status, connection = 0, None
+            latencies.append(time.monotonic() - began)
+            answers[status] = answers.get(status, 0) + 1
+            await asyncio.sleep(max(0.0, min(poll - (time.monotonic() - began), stop - time.monotonic())))
+        if connection is not None:
+            connection[1].close()
+
+    cpu_before, wall_before = _cpu_seconds(server_pid), time.monotonic()
+    await asyncio.gather(*(page() for _ in range(pages)))
+    cpu_after, wall_after = _cpu_seconds(server_pid), time.monotonic()
+    latencies.sort()
+    return Polling(
+        pages=pages,
+        poll=poll,
+        polls_per_s=len(latencies) / (wall_after - wall_before),
+        answers=answers,
+        p50_ms=latencies[len(latencies) // 2] * 1000,
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        cores=(cpu_after - cpu_before) / (wall_after - wall_before),
+    )
+
+
+def open_pages(options: argparse.Namespace) -> int:
+    """The cost of N open pages polling at each interval: what a shorter poll costs the app."""
+    work = Path(tempfile.mkdtemp(prefix="statushub-surge-"))
+    env = environment(work / "var")
+    print(f"Preparing the demo site and its snapshot in {work} ...", flush=True)
+    prepare(env, None)
+    port = 8934
+    base = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", str(options.workers),
+        "--blocking-threads", "8", "--backlog", "4096", "--host", "127.0.0.1", "--port", str(port),
+        "--no-access-log", "statushub.wsgi:application",
+    ]  # fmt: skip
+    process = start(command, env, f"{base}/", work / f"{port}.log")
+    rows = []
+    try:
+        idle_before, idle_at = _cpu_seconds(process.pid), time.monotonic()
+        time.sleep(3)
+        idle = (_cpu_seconds(process.pid) - idle_before) / (time.monotonic() - idle_at)
+        for poll in options.poll:
+            row = asyncio.run(
+                _poll_pages(
+                    base, pages=options.pages, poll=poll, duration=options.duration, server_pid=process.pid
+                )
+            )
+            rows.append(row)
+            print(
+                f"  poll every {poll:g} s: {row.polls_per_s:7.0f} polls/s, app CPU {row.cores:.2f} cores",
+                flush=True,
+            )
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    print()
+    print(f"Open pages: {options.pages} pages polling the app (granian, {options.workers} workers) for "
+          f"{options.duration} s each, on {os.cpu_count()} cores, the pages' client on the same machine")  # fmt: skip
+    header = f"{'poll':>6} {'polls/s':>8} {'answers':24} {'p50 ms':>7} {'p99 ms':>7} {'app CPU (cores)':>16}"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        answers = ", ".join(f"{count} x {status or 'error'}" for status, count in sorted(row.answers.items()))
+        print(f"{row.poll:>5g}s {row.polls_per_s:>8.0f} {answers:24} {row.p50_ms:>7.1f} {row.p99_ms:>7.1f} "
+              f"{row.cores:>16.3f}")  # fmt: skip
+    print(f"(idle app: {idle:.3f} cores)")
+    polls = " ".join(f"{poll:g}" for poll in options.poll)
+    print(
+        f"Reproduce: python bench/surge.py --pages {options.pages} --poll {polls} --duration {options.duration}"
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -145,7 +297,13 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="app server processes")
+    parser.add_argument("--pages", type=int, default=0, help="measure N open pages polling instead")
+    parser.add_argument(
+        "--poll", type=float, nargs="+", default=[15.0, 2.0], help="poll intervals to compare, seconds"
+    )
     options = parser.parse_args()
+    if options.pages:
+        return open_pages(options)
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             raise SystemExit(f"{tool} is needed: apt-get install nginx-light wrk")

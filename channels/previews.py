@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import User
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from channels.models import Channel, ChannelThread
 from channels.registry import transport_class
@@ -17,6 +18,7 @@ from incidents.permissions import PUBLISH
 from incidents.previews import draft_document
 from incidents.signing import active_key
 from people.services import profile_for
+from statushub.lib import signing as lib
 
 # The real link has a 12-character id: a placeholder of the same length fits exactly the same way.
 PLACEHOLDER_ID = "xxxxxxxxxxxx"
@@ -45,6 +47,8 @@ def channel_previews(draft: UpdateDraft, user: User) -> list[ChannelPreview]:
     document = draft_document(
         draft, profile.name, profile.title, key.kid if key else "(made on first publish)"
     )
+    # Channels render the publication time (Discourse's topic title names it): show this minute's, as it will read.
+    document["published_at"] = lib.format_time(timezone.now().replace(microsecond=0))
     previews = []
     for channel in channels:
         preview = ChannelPreview(channel)

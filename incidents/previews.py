@@ -13,12 +13,14 @@ from incidents import feeds, signing
 from incidents.documents import absolute
 from incidents.drafts import draft_components
 from incidents.models import Incident, IncidentUpdate, UpdateDraft
+from incidents.permissions import PUBLISH
 from incidents.selectors import TimelineEntry
 from people.services import profile_for
 from statushub.lib import signing as lib
 from statushub.lib.markdown import render_markdown
 
 PENDING = "(assigned when published)"
+SIGNER_PENDING = "the publisher who publishes it"
 
 
 def feed_entry_xml(
@@ -124,7 +126,8 @@ def preview_context(draft: UpdateDraft, user: User) -> dict[str, Any]:
             author=author,
             at=now,
             components=changes,
-            signer=key.owner_name if key else profile.name,
+            # Only a publisher signs: anyone else previewing sees who will, not themselves.
+            signer=(key.owner_name if key else profile.name) if user.has_perm(PUBLISH) else SIGNER_PENDING,
             kid=key.fingerprint if key else str(statement["kid"]),
             next_update_at=draft.next_update_at,
             corrects=draft.corrects,

@@ -295,3 +295,23 @@ def test_an_engineer_signing_in_lands_where_they_work(client, engineer):
     client.force_login(engineer)
     response = client.get(reverse("manage:dashboard"))
     assert response["Location"] == reverse("admin:incidents_incident_changelist")
+
+
+def test_the_discourse_preview_shows_the_topic_title_that_will_be_sent(client, publisher, make_incident):
+    incident = make_incident("Checkout errors", public=False)
+    Channel.objects.create(
+        kind="discourse", name="Forum", config={"forum_url": "https://forum.example", "category_id": "7"}
+    )
+    draft = UpdateDraft.objects.create(
+        incident=incident,
+        status="investigating",
+        body="Looking.",
+        created_by=publisher,
+        last_edited_by=publisher,
+    )
+    client.force_login(publisher)
+    page = client.get(reverse("manage:preview", args=[draft.pk])).content.decode()
+    section = page[page.index('id="pv-channels"') : page.index('id="pv-json"')]
+    # The title names the minute it is published, as the real topic's will.
+    assert "Checkout errors — status update" not in section
+    assert "Checkout errors — " in section and " UTC" in section.split("Checkout errors — ", 1)[1][:40]

@@ -210,6 +210,30 @@ def test_the_preview_shows_the_page_json_feeds_and_statement(client, publisher, 
     assert "Sign and publish as Priya Raman" in page
 
 
+def test_the_preview_never_says_signed_by_someone_who_cannot_sign(
+    client, communicator, publisher, make_incident
+):
+    incident = make_incident("API down")
+    _login(client, communicator)
+    draft = _draft(client, incident, status="identified", body="Cause found.")
+    page = client.get(reverse("manage:preview", args=[draft.pk])).content.decode()
+    assert "Signed by Sam Okafor" not in page
+    assert "Signed by the publisher who publishes it" in page
+
+    _login(client, publisher)
+    page = client.get(reverse("manage:preview", args=[draft.pk])).content.decode()
+    assert "Signed by Priya Raman" in page
+
+
+def test_a_drafts_promise_is_not_called_public_until_it_is_published(client, publisher, make_incident):
+    incident = make_incident("API down")
+    _login(client, publisher)
+    draft = _draft(client, incident, status="identified", body="Cause found.", next_update="30")
+    page = client.get(reverse("manage:draft", args=[draft.pk])).content.decode()
+    assert "shown publicly" not in page
+    assert "readers see it once this update is published" in page
+
+
 def test_an_empty_draft_cannot_be_published(client, publisher, make_incident):
     incident = make_incident()
     _login(client, publisher)
