@@ -21,6 +21,7 @@ from channels.transports import Message, Thread
 from incidents import services as incident_services
 from incidents.models import UpdateDraft
 from people.services import profile_for
+from subscribers import hooks
 from subscribers.models import Subscriber
 from subscribers.update_mail import UpdateMail
 from tests.test_bluesky_transport import SERVICE, _session
@@ -221,3 +222,20 @@ def test_each_channels_preview_shows_the_text_that_is_then_sent(make_incident, p
         sent = cls.text_of(request).replace(update.public_id, PLACEHOLDER_ID)
         assert previews[channel.kind].text == sent, channel.kind
         assert "**Refunds:**" not in sent or channel.kind == "reddit"
+
+
+@pytest.mark.django_db
+def test_subscribers_slack_hooks_get_mrkdwn_and_their_webhooks_the_plain_text(make_incident, publisher):
+    update = incident_services.update_publish(
+        incident=make_incident(public=False),
+        author=publisher,
+        status="identified",
+        body=BODY,
+        author_title="CEO",
+    )
+
+    text = hooks.slack_text(update)
+
+    assert "*Refunds:* every failed payment" in text and "**" not in text
+    assert "\n\n> Customers in the EU saw double charges. These are refunded too." in text
+    assert hooks._document(update)["body_text"] == "\n\n".join(PARAGRAPHS)

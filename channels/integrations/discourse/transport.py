@@ -127,9 +127,8 @@ def topic_title(message: Message) -> str:
 def post_text(message: Message) -> tuple[str, bool]:
     status = str(message.document.get("status") or "update")
     head = f"**{status.replace('_', ' ').capitalize()}**"
-    body = clean_source(
-        str(message.document.get("body") or "")
-    )  # Discourse renders Markdown as the page does
+    # Discourse renders Markdown as the page does: the body goes as written.
+    body = clean_source(str(message.document.get("body") or ""))
     tail = f"— {message.author} · [{LINK_TEXT}]({message.url})"
     return fit(head=head, body=body, tail=tail, limit=LIMIT)
 
