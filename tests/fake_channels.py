@@ -363,6 +363,68 @@ def install_mastodon(fake: FakeServices, prefix: str = "/mastodon") -> Service:
     return masto
 
 
+# -- Reddit: OAuth password grant, /api/submit, /api/comment, the account's submitted and comments listings ---
+
+
+def install_reddit(
+    fake: FakeServices, prefix: str = "/reddit", subreddit: str = "northwindstatus"
+) -> Service:
+    reddit = Service()
+
+    def token(seen: Seen, n: int) -> Answer:
+        return (
+            200,
+            {"access_token": "reddit-token", "token_type": "bearer", "expires_in": 3600, "scope": "*"},
+            {},
+        )
+
+    def thing(post: dict[str, Any]) -> dict[str, Any]:
+        data = {"id": post["id"], "name": post["name"], "created_utc": post["created_utc"],
+                "subreddit": subreddit, "author": "northwind-status", "permalink": post["permalink"]}  # fmt: skip
+        if post["kind"] == "t3":
+            data |= {"title": post["title"], "selftext": post["text"], "is_self": True}
+        else:
+            data |= {"body": post["text"], "link_id": post["link_id"], "parent_id": post["link_id"]}
+        return {"kind": post["kind"], "data": data}
+
+    def submit(seen: Seen, n: int) -> Answer:
+        form = seen.form()
+        post_id = f"1ab{next(reddit.counter):03d}"
+        reddit.add({"kind": "t3", "id": post_id, "name": f"t3_{post_id}", "title": form["title"],
+                    "text": form["text"], "created_utc": time.time(),
+                    "permalink": f"/r/{subreddit}/comments/{post_id}/"})  # fmt: skip
+        url = f"https://www.reddit.com/r/{subreddit}/comments/{post_id}/"
+        return 200, {"json": {"errors": [], "data": {"id": post_id, "name": f"t3_{post_id}", "url": url}}}, {}
+
+    def comment(seen: Seen, n: int) -> Answer:
+        form = seen.form()
+        comment_id = f"kq{next(reddit.counter):05d}"
+        root = form["thing_id"].removeprefix("t3_")
+        post = reddit.add({"kind": "t1", "id": comment_id, "name": f"t1_{comment_id}", "text": form["text"],
+                           "link_id": form["thing_id"], "created_utc": time.time(),
+                           "permalink": f"/r/{subreddit}/comments/{root}/_/{comment_id}/"})  # fmt: skip
+        return 200, {"json": {"errors": [], "data": {"things": [thing(post)]}}}, {}
+
+    def listing(kind: str) -> Any:
+        def answer(seen: Seen, n: int) -> Answer:
+            newest = [thing(p) for p in reversed(reddit.posts) if p["kind"] == kind]
+            chunk, after = _page(newest, seen, limit_name="limit", cursor_name="count", default=25)
+            return (
+                200,
+                {"kind": "Listing", "data": {"children": chunk, "after": after or None, "before": None}},
+                {},
+            )
+
+        return answer
+
+    fake.route("POST", f"{prefix}/api/v1/access_token")(token)
+    fake.route("POST", f"{prefix}/api/submit/")(submit)
+    fake.route("POST", f"{prefix}/api/comment/")(comment)
+    fake.route("GET", f"{prefix}/user/northwind-status/submitted")(listing("t3"))
+    fake.route("GET", f"{prefix}/user/northwind-status/comments")(listing("t1"))
+    return reddit
+
+
 # -- Webhook: a receiver that records every delivery (it, not StatusHub, dedupes by webhook-id) -------------
 
 
@@ -388,6 +450,8 @@ def config(kind: str, base: str) -> tuple[dict[str, Any], dict[str, str]]:
         "discourse": ({"forum_url": "https://forum.example", "api_base": f"{base}/discourse", "category_id": "7",
                        "api_username": "system"}, {"api_key": "disc-key"}),
         "mastodon": ({"instance": f"{base}/mastodon", "max_characters": "500"}, {"access_token": "masto-token"}),
+        "reddit": ({"subreddit": "northwindstatus", "username": "northwind-status", "client_id": "cid",
+                    "api_base": f"{base}/reddit"}, {"client_secret": "csecret", "password": "pw"}),
         "webhook": ({"url": f"{base}/webhook/in"}, {"secret": "whsec_" + "QUJD" * 8}),
     }[kind]  # fmt: skip
 
@@ -399,6 +463,7 @@ INSTALL: dict[str, Callable[[FakeServices], Service]] = {
     "facebook": install_facebook,
     "discourse": install_discourse,
     "mastodon": install_mastodon,
+    "reddit": install_reddit,
     "webhook": install_webhook,
 }
 # The request each kind's post (first update) and reply (later updates) makes, for injecting faults.
@@ -409,5 +474,6 @@ POST_PATHS = {
     "facebook": ("POST", f"/fb/v25.0/{PAGE}/feed"),
     "discourse": ("POST", "/discourse/posts.json"),
     "mastodon": ("POST", "/mastodon/api/v1/statuses"),
+    "reddit": ("POST", "/reddit/api/submit/"),
     "webhook": ("POST", "/webhook/in"),
 }
