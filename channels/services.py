@@ -28,6 +28,7 @@ from channels.sessions import CachedSessions
 from channels.transports import Thread, Transport, TransportError
 from incidents.models import IncidentUpdate
 from people.services import audit_record
+from statushub.lib.after_commit import after_commit
 from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
 
 MAX_ATTEMPTS = 8
@@ -91,7 +92,8 @@ def deliveries_create(*, update: IncidentUpdate) -> list[Delivery]:
         [Delivery(update=update, channel=channel, dry_run=channel.dry_run) for channel in channels]
     )
     for delivery in deliveries:
-        transaction.on_commit(partial(_enqueue, delivery.pk))
+        # If the broker is down the rows stay pending, and the sweeper queues them once it is back.
+        after_commit(partial(_enqueue, delivery.pk), what="channel deliveries")
     return deliveries
 
 
@@ -265,7 +267,7 @@ def delivery_mark_posted(*, delivery: Delivery, by: User, url: str) -> Delivery:
 def delivery_retry(*, delivery: Delivery) -> None:
     if delivery.state in (Delivery.State.DEAD, Delivery.State.FAILED, Delivery.State.CANCELLED):
         Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.PENDING, next_attempt_at=None)
-        transaction.on_commit(partial(_enqueue, delivery.pk))
+        after_commit(partial(_enqueue, delivery.pk), what="channel deliveries")
 
 
 def delivery_cancel(*, delivery: Delivery) -> None:
