@@ -30,6 +30,7 @@ from incidents.availability import worse
 from incidents.models import Component, Incident
 from incidents.services import note_add
 from people.services import audit_record
+from statushub.lib.after_commit import after_commit
 from statushub.lib.secrets import decrypt_json, encrypt_json
 
 log = logging.getLogger(__name__)
@@ -414,7 +415,9 @@ def alerts_receive(
         incident=outcome.incident,
     )
     if outcome.opened and outcome.incident is not None:
-        transaction.on_commit(partial(_enqueue_notifications, outcome.incident.pk, source.pk))
+        after_commit(
+            partial(_enqueue_notifications, outcome.incident.pk, source.pk), what="alert notifications"
+        )
     return outcome, receipt
 
 

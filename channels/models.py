@@ -69,6 +69,12 @@ class Delivery(TimeStampedModel):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While "sending": until when the worker that claimed it holds it. A worker killed mid-attempt leaves the row
+    # "sending"; once the lease has run out the sweeper hands it to another (the broker's own redelivery, hours
+    # later, is not relied on).
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # How many worker tasks ran for it (claims, waits, retries, duplicates): the chaos run keeps this low.
+    tasks = models.PositiveIntegerField(default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)
     dry_run = models.BooleanField(default=False)
     # What was (or, in dry run, would have been) sent, and what the service answered.

@@ -1,8 +1,12 @@
 """The delivery engine: one Delivery per (update, channel), worked by Celery, never lost.
 
-Deliveries are written in the publishing transaction and queued on commit. A sweeper re-queues any that a
-crash left pending or sending. Transient errors retry with exponential backoff and jitter (honouring the
-service's Retry-After); permanent ones stop at once and flag the channel for a human.
+Deliveries are written in the publishing transaction and queued on commit. Within one incident's thread on
+one channel they go out in order (a reply needs the post it replies to): a delivery whose turn has not come
+ends its task at once, and the delivery before it queues it when it finishes. A claimed ("sending") delivery
+holds a lease; the sweeper (every 15 s) hands out again what a killed worker, a lost message or a broker outage
+left behind: leases run out, queued rows nobody picked up, retries whose message vanished. Transient errors
+retry with exponential backoff and jitter (honouring the service's Retry-After); permanent ones stop at once
+and flag the channel for a human.
 """
 
 import logging
@@ -17,7 +21,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -37,12 +41,14 @@ from channels.transports import (
 )
 from incidents.models import IncidentUpdate
 from people.services import audit_record
+from statushub.lib.after_commit import after_commit
 from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
 
 MAX_ATTEMPTS = 8
-MAX_BACKOFF = 30 * 60  # seconds; the broker's visibility timeout must stay above this
-STUCK_AFTER = timedelta(minutes=2)
-WAIT_FOR_EARLIER = 2.0  # seconds between looks while an earlier update of the incident is still on its way
+MAX_BACKOFF = 30 * 60  # seconds
+# A queued delivery (or a due retry) that no worker has picked up after this long lost its message (broker
+# restarted, publish-time queueing failed): the sweeper queues it again.
+QUEUED_GRACE = timedelta(seconds=45)
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +99,18 @@ def _enqueue(delivery_id: int, countdown: float = 0) -> None:
     deliver.apply_async(args=(delivery_id,), countdown=countdown)
 
 
+def delivery_queue(*, delivery_id: int, countdown: float = 0) -> None:
+    _enqueue(delivery_id, countdown)
+
+
+def lease_for(channel: Channel) -> timedelta:
+    """How long a claim holds: room for the few calls of one attempt (log in, look up, post), each of which
+    gives up after the transport's timeout. A worker killed mid-attempt delays its thread by this much."""
+    cls = transport_class(channel.kind)
+    timeout = cls.timeout if cls is not None else Transport.timeout
+    return timedelta(seconds=settings.STATUSHUB_DELIVERY_LEASE_TIMEOUTS * timeout)
+
+
 def deliveries_create(*, update: IncidentUpdate) -> list[Delivery]:
     """Called inside the publish transaction: the deliveries exist if and only if the update does."""
     channels = Channel.objects.filter(enabled=True).filter(Q(owner__isnull=True) | Q(owner=update.author))
@@ -100,7 +118,8 @@ def deliveries_create(*, update: IncidentUpdate) -> list[Delivery]:
         [Delivery(update=update, channel=channel, dry_run=channel.dry_run) for channel in channels]
     )
     for delivery in deliveries:
-        transaction.on_commit(partial(_enqueue, delivery.pk))
+        # If the broker is down the rows stay pending, and the sweeper queues them once it is back.
+        after_commit(partial(_enqueue, delivery.pk), what="channel deliveries")
     return deliveries
 
 
@@ -116,9 +135,22 @@ class Outcome:
     retry_in: float | None = None
 
 
-def _claim(delivery_id: int) -> Delivery | float | None:
-    """Lock the delivery and mark it sending; or say how long to wait while an earlier update of the same
-    incident is still open on the same channel (replies must follow the post they reply to)."""
+WAITING = "waiting"  # an earlier update of the incident is still open on the channel: that one wakes this one
+
+
+def _earlier_open(delivery: Delivery) -> bool:
+    return Delivery.objects.filter(
+        channel_id=delivery.channel_id,
+        update__incident_id=delivery.update.incident_id,
+        update_id__lt=delivery.update_id,
+        state__in=Delivery.OPEN_STATES,
+    ).exists()
+
+
+def _claim(delivery_id: int) -> Delivery | str | None:
+    """Lock the delivery and mark it sending, under a lease; WAITING if an earlier update of the same incident
+    is still open on the same channel (replies must follow the post they reply to); None if there is nothing
+    to do (done, or another worker holds it, or its retry is not due: this message is a duplicate)."""
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
@@ -126,36 +158,68 @@ def _claim(delivery_id: int) -> Delivery | float | None:
             .filter(pk=delivery_id)
             .first()
         )
-        if delivery is None or delivery.state not in Delivery.OPEN_STATES:
+        if delivery is None:
             return None
-        earlier = list(
-            Delivery.objects.filter(
-                channel_id=delivery.channel_id,
-                update__incident_id=delivery.update.incident_id,
-                update_id__lt=delivery.update_id,
-                state__in=Delivery.OPEN_STATES,
-            ).values_list("next_attempt_at", flat=True)
-        )
-        if earlier:
-            now = timezone.now()
-            due = max((at for at in earlier if at is not None), default=None)
-            wait = max(WAIT_FOR_EARLIER, (due - now).total_seconds() + 1 if due else 0.0)
-            # Scheduled, not stuck: the sweeper leaves it alone until this time has passed.
-            Delivery.objects.filter(pk=delivery.pk).update(
-                next_attempt_at=now + timedelta(seconds=wait), updated_at=now
-            )
-            return wait
+        Delivery.objects.filter(pk=delivery.pk).update(tasks=F("tasks") + 1)
+        delivery.tasks += 1
+        now = timezone.now()
+        if delivery.state not in Delivery.OPEN_STATES:
+            return None
+        if delivery.state == Delivery.State.SENDING and delivery.lease_until and delivery.lease_until > now:
+            return None
+        if (
+            delivery.state == Delivery.State.FAILED
+            and delivery.next_attempt_at
+            and delivery.next_attempt_at > now + timedelta(seconds=1)
+        ):
+            return None  # its own retry is queued for later
+        if _earlier_open(delivery):
+            # No retry of our own: the earlier delivery queues this one when it finishes (_wake_next), and the
+            # sweeper leaves a row that waits its turn alone.
+            return WAITING
+        if delivery.state == Delivery.State.SENDING and delivery.attempts >= MAX_ATTEMPTS:
+            delivery.state, delivery.lease_until = Delivery.State.DEAD, None
+            delivery.last_error = f"Stopped after {MAX_ATTEMPTS} attempts that never finished."
+            delivery.save(update_fields=["state", "lease_until", "last_error", "updated_at"])
+            transaction.on_commit(partial(_wake_next, delivery))
+            return None
         delivery.state = Delivery.State.SENDING
         delivery.attempts += 1
-        delivery.save(update_fields=["state", "attempts", "updated_at"])
+        delivery.lease_until = now + lease_for(delivery.channel)
+        delivery.save(update_fields=["state", "attempts", "lease_until", "updated_at"])
         return delivery
+
+
+def _wake_next(delivery: Delivery) -> None:
+    """The delivery is done with (delivered, dead, cancelled, handed to a person): queue the next update of
+    its incident on its channel, which waited for it. If this fails the sweeper finds that one instead."""
+    following = (
+        Delivery.objects.filter(
+            channel_id=delivery.channel_id,
+            update__incident_id=delivery.update.incident_id,
+            update_id__gt=delivery.update_id,
+            state=Delivery.State.PENDING,
+        )
+        .order_by("update_id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if following is not None:
+        try:
+            _enqueue(following)
+        except Exception:
+            logger.warning("could not queue delivery %s; the sweeper will", following, exc_info=True)
 
 
 def _finish(delivery: Delivery, state: str, **fields: object) -> Outcome:
     for name, value in fields.items():
         setattr(delivery, name, value)
     delivery.state = state
-    delivery.save()
+    delivery.lease_until = None
+    # Not a whole-row save: ``tasks`` is counted by other tasks meanwhile (a duplicate message, a wake).
+    delivery.save(update_fields=[*fields, "state", "lease_until", "updated_at"])
+    if state not in Delivery.OPEN_STATES:
+        _wake_next(delivery)
     return Outcome(state)
 
 
@@ -164,8 +228,8 @@ def delivery_attempt(delivery_id: int) -> Outcome | None:
     delivery = _claim(delivery_id)
     if delivery is None:
         return None
-    if isinstance(delivery, float):
-        return Outcome(Delivery.State.PENDING, retry_in=delivery)
+    if isinstance(delivery, str):
+        return Outcome(delivery)
     try:
         return _attempt(delivery)
     except Exception as exc:
@@ -313,34 +377,57 @@ def delivery_mark_posted(*, delivery: Delivery, by: User, url: str) -> Delivery:
 def delivery_retry(*, delivery: Delivery) -> None:
     if delivery.state in (Delivery.State.DEAD, Delivery.State.FAILED, Delivery.State.CANCELLED):
         Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.PENDING, next_attempt_at=None)
-        transaction.on_commit(partial(_enqueue, delivery.pk))
+        after_commit(partial(_enqueue, delivery.pk), what="channel deliveries")
 
 
 def delivery_cancel(*, delivery: Delivery) -> None:
     cancellable = [*Delivery.OPEN_STATES, Delivery.State.AWAITING]
-    Delivery.objects.filter(pk=delivery.pk, state__in=cancellable).update(state=Delivery.State.CANCELLED)
+    if Delivery.objects.filter(pk=delivery.pk, state__in=cancellable).update(state=Delivery.State.CANCELLED):
+        after_commit(partial(_wake_next, delivery), what="channel deliveries")
 
 
 def deliveries_sweep() -> int:
-    """Re-queue deliveries a crash or a lost message left behind. Safe to run often: claiming is atomic."""
+    """Queue again what a killed worker, a lost message or a broker outage left behind. Safe to run often:
+    claiming is atomic, and a row is queued again only once per QUEUED_GRACE."""
     now = timezone.now()
-    stuck = Delivery.objects.filter(
-        Q(state=Delivery.State.SENDING, updated_at__lt=now - STUCK_AFTER)
-        | Q(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - STUCK_AFTER),
-            state=Delivery.State.PENDING,
-            updated_at__lt=now - STUCK_AFTER,
-        )
-        | Q(state=Delivery.State.FAILED, next_attempt_at__lt=now - STUCK_AFTER)
-    ).values_list("pk", flat=True)
-    ids = list(stuck[:1000])
-    # A delivery stuck in "sending" was interrupted mid-attempt: make it claimable again, unless every
-    # attempt so far ended that way (a worker killed by it each time): then a person must look.
-    interrupted = Delivery.objects.filter(pk__in=ids, state=Delivery.State.SENDING)
-    interrupted.filter(attempts__gte=MAX_ATTEMPTS).update(
-        state=Delivery.State.DEAD, last_error=f"Stopped after {MAX_ATTEMPTS} attempts that never finished."
+    # Interrupted mid-attempt (worker killed, database connection dropped): the lease ran out.
+    expired = Delivery.objects.filter(state=Delivery.State.SENDING).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, updated_at__lt=now - QUEUED_GRACE)
     )
-    interrupted.update(state=Delivery.State.FAILED)
+    # Every attempt so far ended that way (a worker killed by it each time): a person must look.
+    given_up = list(expired.filter(attempts__gte=MAX_ATTEMPTS).select_related("update"))
+    for delivery in given_up:
+        _finish(
+            delivery,
+            Delivery.State.DEAD,
+            last_error=f"Stopped after {MAX_ATTEMPTS} attempts that never finished.",
+        )
+    resumed = list(expired.values_list("pk", flat=True))
+    Delivery.objects.filter(pk__in=resumed, state=Delivery.State.SENDING).update(
+        state=Delivery.State.FAILED, lease_until=None, next_attempt_at=now, updated_at=now
+    )
+    stale = now - QUEUED_GRACE
+    waits_its_turn = Exists(
+        Delivery.objects.filter(
+            channel_id=OuterRef("channel_id"),
+            update__incident_id=OuterRef("update__incident_id"),
+            update_id__lt=OuterRef("update_id"),
+            state__in=Delivery.OPEN_STATES,
+        )
+    )
+    due = (
+        Delivery.objects.filter(
+            Q(pk__in=resumed)
+            | Q(state=Delivery.State.PENDING, updated_at__lt=stale)
+            | Q(state=Delivery.State.FAILED, next_attempt_at__lt=stale)  # its retry's message was lost
+        )
+        .exclude(waits_its_turn)  # the delivery before it queues it when done
+        .order_by("update_id")
+    )
+    ids = list(due.values_list("pk", flat=True)[:1000])
+    # Touched, so each is queued again only after another QUEUED_GRACE if this message is lost too.
+    Delivery.objects.filter(pk__in=ids, state=Delivery.State.PENDING).update(updated_at=now)
+    Delivery.objects.filter(pk__in=ids, state=Delivery.State.FAILED).update(next_attempt_at=now)
     for delivery_id in ids:
         _enqueue(delivery_id)
     return len(ids)

@@ -5,18 +5,25 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import connection
 
-from channels.services import deliveries_sweep, delivery_attempt, transports_load
+from channels.services import deliveries_sweep, delivery_attempt, delivery_queue, transports_load
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=None, acks_late=True)
-def deliver(self, delivery_id: int) -> str:
+@shared_task(acks_late=True)
+def deliver(delivery_id: int) -> str:
+    """One attempt. A delivery waiting for an earlier one in its thread ends here (that one queues it when done);
+    a transient failure queues its own retry. No Celery retries: the database says what is due."""
     outcome = delivery_attempt(delivery_id)
     if outcome is None:
         return "nothing to do"
     if outcome.retry_in is not None:
-        raise self.retry(countdown=outcome.retry_in)
+        try:
+            delivery_queue(delivery_id=delivery_id, countdown=outcome.retry_in)
+        except Exception:  # the broker is down: the row says when it is due, and the sweeper queues it
+            logger.warning(
+                "could not queue the retry of delivery %s; the sweeper will", delivery_id, exc_info=True
+            )
     return outcome.state
 
 

@@ -22,6 +22,7 @@ from incidents.permissions import (
 )
 from incidents.previews import preview_context
 from people.services import profile_for
+from statushub.lib.after_commit import watching_follow_up
 
 
 def _user(request: HttpRequest) -> Any:
@@ -173,17 +174,26 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _publish(request: HttpRequest, draft: UpdateDraft, *, version: str, signature: str) -> HttpResponse:
     try:
-        update = drafts.draft_publish(
-            draft=draft,
-            user=_user(request),
-            version=int(version) if version.isdigit() else None,
-            offline_signature=signature,
-            request=request,
-        )
+        with watching_follow_up() as delayed:
+            update = drafts.draft_publish(
+                draft=draft,
+                user=_user(request),
+                version=int(version) if version.isdigit() else None,
+                offline_signature=signature,
+                request=request,
+            )
     except (signing.SigningError, ValueError) as exc:
         messages.error(request, f"Not published: {exc}")
         return redirect("manage:preview", pk=draft.pk)
     messages.success(request, "Published and signed. Delivery to each channel is shown below, live.")
+    if delayed:
+        # The update is committed and signed: only work that follows it could not start (Redis or the broker
+        # is down). It is retried on its own; say so rather than fail a publish that happened.
+        messages.warning(
+            request,
+            f"Some follow-up is delayed ({', '.join(delayed)}): it will be retried automatically once the "
+            "queue is back. Nothing needs to be published again.",
+        )
     return redirect("manage:deliveries", public_id=update.public_id)
 
 

@@ -19,6 +19,7 @@ from incidents.feeds import feed_topics
 from incidents.models import IncidentUpdate
 from incidents.signals import update_published
 from statushub.lib import outbound
+from statushub.lib.after_commit import follow_up_delayed
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +81,4 @@ def _ping_hub_on_publish(sender: type, update: IncidentUpdate, **kwargs: Any) ->
             websub_ping.delay(hub, topic)
     except Exception:
         logger.exception("WebSub pings for update %s could not be queued", update.public_id)
+        follow_up_delayed("feed reader pings (WebSub)")

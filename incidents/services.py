@@ -4,6 +4,7 @@ Views, the admin, management commands and tasks call these rather than saving mo
 themselves, so status history, timestamps and the availability recompute never get skipped.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -30,9 +31,11 @@ from incidents.models.core import new_public_id
 from incidents.signals import update_published
 from people.models import AuditEvent
 from people.services import audit_record, profile_for
+from statushub.lib.after_commit import after_commit, follow_up_delayed
 from statushub.lib.signing import build_statement, parse_statement, parse_time
 
 Status = Component.Status
+log = logging.getLogger(__name__)
 
 
 def _enqueue_availability(component_id: int) -> None:
@@ -65,7 +68,7 @@ def component_set_status(
     locked.status = status
     locked.save(update_fields=["status", "updated_at"])
     component.status = status
-    transaction.on_commit(partial(_enqueue_availability, locked.pk))
+    after_commit(partial(_enqueue_availability, locked.pk), what="the availability recompute")
     return True
 
 
@@ -253,7 +256,7 @@ def update_publish(
         prev_sha256=sealed.prev,
     )
     deliveries_create(update=update)
-    transaction.on_commit(partial(update_published.send, sender=IncidentUpdate, update=update))
+    after_commit(partial(_announce, update), what="subscriber notifications")
     audit_record(
         action=AuditEvent.Action.CORRECTION if corrects else AuditEvent.Action.PUBLISH,
         actor=author,
@@ -262,6 +265,15 @@ def update_publish(
         request=request,
     )
     return update
+
+
+def _announce(update: IncidentUpdate) -> None:
+    """Tell the fan-out listeners (subscribers, WebSub) after the commit, each on its own: one that fails is
+    logged and the others still run; their sweepers pick the update up later."""
+    for receiver, result in update_published.send_robust(sender=IncidentUpdate, update=update):
+        if isinstance(result, Exception):
+            log.warning("After publishing %s, %r failed", update.public_id, receiver, exc_info=result)
+            follow_up_delayed("subscriber notifications")
 
 
 def _seal_offline(

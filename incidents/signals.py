@@ -8,7 +8,6 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal, receiver
 
@@ -23,6 +22,7 @@ from incidents.models import (
     SigningKey,
 )
 from people.models import Profile
+from statushub.lib.after_commit import after_commit
 from statushub.lib.public_cache import bump_public_version
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,9 @@ _PUBLIC_MODELS = (
 @receiver(post_delete)
 def _bump_on_public_change(sender: type, **kwargs: Any) -> None:
     if sender in _PUBLIC_MODELS:
-        transaction.on_commit(bump_public_version)
+        # On its own: if Redis is down, the later hooks (deliveries, snapshot, fan-out) still run, and the
+        # snapshot refresh that follows the outage bumps the version (incidents/tasks.py).
+        after_commit(bump_public_version, what="the refresh of open pages")
 
 
 # --- The public snapshot (incidents/snapshot.py) -----------------------------------------------------------
@@ -50,18 +52,14 @@ def record_public_change(incident_ids: Iterable[int] = ()) -> None:
     """Note, in the caller's transaction, what the snapshot must re-render; refresh it once that commits."""
     ids = sorted({pk for pk in incident_ids if pk})
     PublicChange.objects.bulk_create([PublicChange(incident_id=pk) for pk in ids] or [PublicChange()])
-    if not any(entry[1] is _refresh_snapshot for entry in connection.run_on_commit):
-        transaction.on_commit(_refresh_snapshot)
+    # If the broker is down, the change is recorded all the same and the scheduler's periodic refresh renders it.
+    after_commit(_refresh_snapshot, what="the public page snapshot", once=True)
 
 
 def _refresh_snapshot() -> None:
     from incidents.tasks import refresh_snapshot
 
-    try:
-        refresh_snapshot.delay()
-    except Exception:
-        # The broker is down: the change is recorded, and the scheduler's periodic refresh will render it.
-        log.warning("Could not queue a snapshot refresh; the periodic one will catch up", exc_info=True)
+    refresh_snapshot.delay()
 
 
 def _incidents_touched(sender: type, instance: Any) -> Iterable[int]:

@@ -53,6 +53,9 @@ def refresh_snapshot() -> None:
         try:
             cache.delete(_AGAIN)
             written = snapshot.refresh(snapshot.deployment_store(), heartbeat=lambda: cache.touch(_LOCK, 300))
+            if written:
+                # Also the retry of a publish's own bump that failed while Redis was down (statushub/lib/after_commit.py).
+                bump_public_version()
             if written and settings.STATUSHUB_EXPORT_DIR and settings.STATUSHUB_EXPORT_COMMAND:
                 push_export()  # under the lock: the copy does not change while it is pushed
         finally:

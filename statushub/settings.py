@@ -68,6 +68,9 @@ def _key_encryption_keys() -> list[str]:
 STATUSHUB_KEY_ENCRYPTION_KEYS = _key_encryption_keys()
 # First retry delay of a failed delivery; each later retry doubles it (with jitter), up to 30 minutes.
 STATUSHUB_DELIVERY_BACKOFF_SECONDS = float(env_str("STATUSHUB_DELIVERY_BACKOFF_SECONDS", "5") or "5")
+# A claimed delivery's lease, in client timeouts (10 s each): after a worker dies mid-attempt, its thread on that
+# channel waits this long (plus up to one 15 s sweep) before another worker takes the delivery over.
+STATUSHUB_DELIVERY_LEASE_TIMEOUTS = float(env_str("STATUSHUB_DELIVERY_LEASE_TIMEOUTS", "4") or "4")
 # Publishing needs the password re-entered within this many seconds.
 STATUSHUB_REAUTH_SECONDS = env_int("STATUSHUB_REAUTH_SECONDS", 600)
 # Tests and benchmarks point transports at local fakes through hidden channel settings (base_url, api_base);
@@ -224,7 +227,8 @@ X_FRAME_OPTIONS = "DENY"
 # --- Celery -----------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
-    # Above the longest task retry backoff, so Redis never redelivers a task still being worked.
+    # Above the longest task retry backoff, so Redis seldom redelivers a task still being worked (a redelivered
+    # delivery finds itself claimed or done and stops; the delivery sweeper, not this, recovers lost work).
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 2 * 60 * 60}
 else:
     # A broker that needs no server: messages are files under var/broker, read by a real worker process.
@@ -256,10 +260,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.recompute_all_availability",
         "schedule": 600.0,
     },
-    # Re-queues deliveries a crash left pending or sending: nothing published is ever lost.
+    # Re-queues deliveries a crash left pending or sending: nothing published is ever lost. Often, since a
+    # killed worker's thread waits for this (and the lease) rather than for the broker's visibility timeout.
     "sweep-deliveries": {
         "task": "channels.tasks.sweep_deliveries",
-        "schedule": 60.0,
+        "schedule": 15.0,
     },
 }
 

@@ -33,6 +33,7 @@ from channels.transports import network_problem, retry_after_seconds, tls_contex
 from incidents.documents import absolute, update_document
 from incidents.models import Incident, IncidentUpdate
 from statushub.lib import outbound
+from statushub.lib.after_commit import after_commit
 from statushub.lib.markdown_text import plain_text, slack_mrkdwn
 from statushub.lib.secrets import decrypt_json, encrypt_json
 from subscribers.models import HookDelivery, HookSubscription
@@ -136,7 +137,7 @@ def hook_register(*, kind: str, owner_email: str, url: str, choice: Choice) -> R
         encrypted_target=encrypt_json({"url": url, "secret": secret}, _keys()),
     )
     _set_choice(subscription, choice)
-    transaction.on_commit(partial(_enqueue_notice, subscription.pk, "confirm"))
+    after_commit(partial(_enqueue_notice, subscription.pk, "confirm"), what="the confirmation call")
     return Registration(subscription, secret)
 
 
@@ -199,7 +200,9 @@ def _disable(subscription: HookSubscription, reason: str) -> None:
         HookDelivery.objects.filter(subscription=subscription, state__in=HookDelivery.OPEN_STATES).exclude(
             state=HookDelivery.State.SENDING
         ).update(state=HookDelivery.State.SKIPPED, updated_at=now)
-        transaction.on_commit(partial(_enqueue_notice, subscription.pk, "disabled"))
+        after_commit(
+            partial(_enqueue_notice, subscription.pk, "disabled"), what="the notice of a disabled hook"
+        )
 
 
 # --- delivery -----------------------------------------------------------------------------------------

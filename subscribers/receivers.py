@@ -8,6 +8,7 @@ from typing import Any
 from anymail.signals import AnymailInboundEvent, AnymailTrackingEvent, EventType
 
 from incidents.models import IncidentUpdate
+from statushub.lib.after_commit import follow_up_delayed
 from subscribers import services
 from subscribers.mail import EMAIL
 from subscribers.models import Subscriber
@@ -29,6 +30,7 @@ def on_update_published(sender: Any, update: IncidentUpdate, **kwargs: Any) -> N
         fan_out.delay(update.pk)
     except Exception:
         logger.exception("could not queue the subscriber fan-out of update %s; the sweeper will", update.pk)
+        follow_up_delayed("subscriber notifications")
 
 
 def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import Component
+from statushub.lib.after_commit import after_commit
 from subscribers.models import Subscriber
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def subscriber_request(*, email: str, choice: Choice) -> Subscriber:
         subscriber.save(update_fields=["state", "updated_at"])
         _apply_choice(subscriber, choice)
         notice = CONFIRM
-    transaction.on_commit(partial(_enqueue_notice, subscriber.pk, notice))
+    after_commit(partial(_enqueue_notice, subscriber.pk, notice), what="the confirmation mail")
     return subscriber
 
 

@@ -108,9 +108,19 @@ def test_it_gives_up_after_the_last_attempt(make_incident, publisher, webhook):
     respx.post(URL).mock(return_value=httpx.Response(500))
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
     for _ in range(services.MAX_ATTEMPTS):
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # its retry is due
         services.delivery_attempt(delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == ("dead", services.MAX_ATTEMPTS)
+
+
+@respx.mock
+def test_a_retry_message_that_comes_early_is_left_for_the_scheduled_one(make_incident, publisher, webhook):
+    route = respx.post(URL).mock(return_value=httpx.Response(500))
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+    services.delivery_attempt(delivery.pk)
+    assert services.delivery_attempt(delivery.pk) is None  # e.g. redelivered by the broker: not due yet
+    assert route.call_count == 1
 
 
 def test_the_sweeper_requeues_deliveries_a_crash_left_behind(make_incident, publisher, webhook, monkeypatch):
@@ -120,10 +130,47 @@ def test_the_sweeper_requeues_deliveries_a_crash_left_behind(make_incident, publ
     fresh = Delivery.objects.filter(pk=delivery.pk)
 
     assert services.deliveries_sweep() == 0  # too recent to be stuck
-    fresh.update(state="sending", updated_at=timezone.now() - timedelta(minutes=5))
+    # A worker claimed it and was killed: its lease has not run out yet, so nobody else sends it.
+    fresh.update(state="sending", lease_until=timezone.now() + timedelta(seconds=5))
+    assert services.deliveries_sweep() == 0
+    fresh.update(lease_until=timezone.now() - timedelta(seconds=1))
     assert services.deliveries_sweep() == 1
     assert queued == [delivery.pk]
     assert fresh.get().state == "failed"  # claimable again
+    assert services.deliveries_sweep() == 0  # queued once per grace period, not at every sweep
+
+
+def test_a_claim_holds_a_lease_of_a_few_client_timeouts(make_incident, publisher, webhook, monkeypatch):
+    """Not the broker's two-hour visibility timeout: a killed worker's delivery is taken over in under a minute."""
+    respx.post(URL).mock(side_effect=httpx.ReadTimeout("held"))
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+    lease = services.lease_for(webhook)
+    assert timedelta(seconds=20) <= lease <= timedelta(seconds=60)
+
+    claimed = services._claim(delivery.pk)
+
+    assert isinstance(claimed, Delivery) and claimed.state == "sending"
+    assert claimed.lease_until is not None
+    assert abs((claimed.lease_until - timezone.now()) - lease) < timedelta(seconds=5)
+    assert services._claim(delivery.pk) is None  # a duplicate message while the lease holds: nothing to do
+
+
+def test_a_delivery_whose_message_was_lost_is_queued_again_after_the_grace(
+    make_incident, publisher, webhook, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown=0: queued.append(pk))
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+    fresh = Delivery.objects.filter(pk=delivery.pk)
+    fresh.update(updated_at=timezone.now() - services.QUEUED_GRACE + timedelta(seconds=5))
+    assert services.deliveries_sweep() == 0
+    fresh.update(updated_at=timezone.now() - services.QUEUED_GRACE - timedelta(seconds=1))
+    assert services.deliveries_sweep() == 1 and queued == [delivery.pk]
+    # A retry whose message was lost (the broker restarted) is found the same way.
+    fresh.update(
+        state="failed", next_attempt_at=timezone.now() - services.QUEUED_GRACE - timedelta(seconds=1)
+    )
+    assert services.deliveries_sweep() == 1 and queued == [delivery.pk, delivery.pk]
 
 
 def test_retry_and_cancel_from_the_deliveries_page(
@@ -195,7 +242,8 @@ def test_a_delivery_that_keeps_killing_its_worker_is_stopped_by_the_sweeper(
 def test_a_later_update_waits_for_the_earlier_one_so_it_can_reply_to_it(
     make_incident, publisher, webhook, monkeypatch
 ):
-    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown=0: None)
+    queued = []
+    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown=0: queued.append(pk))
     respx.post(URL).mock(return_value=httpx.Response(200))
     incident = make_incident(public=False)
     first = _publish(incident, publisher).deliveries.get()
@@ -204,16 +252,21 @@ def test_a_later_update_waits_for_the_earlier_one_so_it_can_reply_to_it(
     outcome = services.delivery_attempt(second.pk)  # the worker happened to pick the later one first
 
     second.refresh_from_db()
-    assert outcome is not None and outcome.state == "pending"
-    assert outcome.retry_in is not None and outcome.retry_in >= 2
-    assert (second.state, second.attempts) == ("pending", 0)
-    assert services.deliveries_sweep() == 0  # waiting on schedule is not stuck
+    # Its task ends without polling again (no retry): the first one queues it when done.
+    assert outcome is not None and outcome.state == "waiting" and outcome.retry_in is None
+    assert (second.state, second.attempts, second.tasks) == ("pending", 0, 1)
+    Delivery.objects.filter(pk__in=[first.pk, second.pk]).update(
+        updated_at=timezone.now() - timedelta(hours=1)
+    )
+    assert services.deliveries_sweep() == 1 and queued == [first.pk]  # the one waiting its turn is left alone
 
     services.delivery_attempt(first.pk)
+    assert queued == [first.pk, second.pk]  # woken by the first
     services.delivery_attempt(second.pk)
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.state == second.state == "delivered"
+    assert (first.tasks, second.tasks) == (1, 2)
     assert second.request["headers"]["webhook-id"] != first.request["headers"]["webhook-id"]
     thread = webhook.threads.get()
     assert (thread.root_id, thread.last_id) == (first.remote_id, second.remote_id)

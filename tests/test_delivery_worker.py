@@ -104,3 +104,36 @@ def test_one_slow_channel_never_holds_up_the_others(threaded_worker, make_incide
         ):
             assert time.monotonic() - started < 15
             time.sleep(0.1)
+
+
+def test_updates_waiting_their_turn_in_a_thread_do_not_poll(threaded_worker, make_incident, publisher):
+    """Issue 11, item 14: each later update of an incident waits for the earlier one (it replies to it) without
+    re-polling as a Celery retry; the earlier one queues it when done. Five updates, a service that takes 1.5 s
+    per post: every delivery takes at most two worker tasks (its own, and the wake), and they land in order."""
+    from tests.fake_services import fake_services
+
+    with fake_services() as fake:
+
+        def slow(seen, n):
+            time.sleep(1.5)
+            return 200, {}, {}
+
+        fake.route("POST", "/slow")(slow)
+        Channel.objects.create(kind="webhook", name="slow", config={"url": f"{fake.base}/slow"})
+        incident = make_incident(public=False)
+        updates = [
+            incident_services.update_publish(
+                incident=incident, author=publisher, status="investigating", body=f"Update {n}."
+            )
+            for n in range(5)
+        ]
+        deliveries = Delivery.objects.filter(update__in=updates)
+        deadline = time.monotonic() + 30
+        while deliveries.exclude(state="delivered").exists():
+            assert time.monotonic() < deadline, list(deliveries.values_list("update_id", "state", "tasks"))
+            time.sleep(0.2)
+
+        assert [seen.json()["data"]["body"] for seen in fake.calls("POST", "/slow")] == [
+            f"Update {n}." for n in range(5)
+        ]
+        assert max(deliveries.values_list("tasks", flat=True)) <= 2
