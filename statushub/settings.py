@@ -219,10 +219,12 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 2 * 60 * 60}
 else:
     # A broker that needs no server: messages are files under var/broker, read by a real worker process.
+    # statushub/lib/filebroker.py: kombu's file transport, but writes are atomic, an unreadable file is set aside
+    # in var/broker/bad/ and logged, and a killed worker's unacknowledged messages go back to the queue.
     _broker_dir = VAR_DIR / "broker"
     (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://localhost//"
+    CELERY_BROKER_URL = "statushub-files://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
