@@ -4,6 +4,7 @@ Run by hand, not by CI. One command does everything, end to end, and prints a ta
 
     .venv/bin/python bench/mail_fanout.py                     # 100,000 subscribers (the target's size)
     .venv/bin/python bench/mail_fanout.py --subscribers 5000  # a quick iteration
+    .venv/bin/python bench/mail_fanout.py --subscribers 6000 --kill 3  # kill mode: mails sent twice per SIGKILL
 
 It needs PostgreSQL and Redis (as ``scripts/test.sh`` does) and uses only its own: it drops and re-creates the
 database ``bench_mail`` (and drops it at the end unless ``--keep-db``), uses Redis database 11 with a queue
@@ -18,6 +19,12 @@ and every MailDelivery row is marked sent. In between, a real Celery worker (Red
 deliveries, queues the batches and sends each batch over one SMTP connection, every message built for its
 subscriber: their own manage and unsubscribe links, List-Unsubscribe headers and Message-ID. The sink counts
 messages, distinct recipients (a duplicate fails the run) and messages without List-Unsubscribe.
+
+Kill mode (``--kill K``): the worker (all its processes) is SIGKILLed K times while it sends and started
+again; then, as the sweeper would once ``STUCK_AFTER`` has passed, the interrupted rows are queued again until
+every row is sent. The table gives the mails the sink accepted twice, per kill (target: at most 5). A batch marks
+each mail sent as soon as the server accepted it, so a kill can resend at most the one mail per running batch
+whose mark had not been committed yet.
 
 Target (issue): 100,000 e-mails in at most 60 s, i.e. 1,667 messages/s. For a smaller N the target scales
 (N / 1,667 s), so ``total / target`` compares across sizes, though fixed costs weigh more on small runs.
@@ -71,7 +78,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,6 +291,7 @@ class Options:
     keep_db: bool
     py_spy: Path | None
     command: str
+    kills: int = 0
 
 
 @dataclass
@@ -302,6 +310,8 @@ class Result:
     wall: float = 0.0
     batch_size: int = 0
     timed_out: bool = False
+    kills: int = 0
+    sweeps: int = 0
 
 
 def _free_port() -> int:
@@ -574,6 +584,9 @@ def run(options: Options) -> Result:
         _step(f"SMTP sink (aiosmtpd) on 127.0.0.1:{port}")
         with _sink(port) as (counters, sink_pid):
             _step(f"Celery worker: --pool={options.pool} --concurrency={options.concurrency}, queue {run_id}")
+            if options.kills:
+                _run_with_kills(result, counters, env, options, var_dir, publisher, incident)
+                return result
             with _worker(env, options, var_dir / "worker.log") as worker:
                 before = CpuSnapshot.take()
                 _step("publishing one update; waiting for every mail")
@@ -595,6 +608,82 @@ def run(options: Options) -> Result:
         if not options.keep_db:
             _drop_database(env["DATABASE_URL"])
     return result
+
+
+# --- Kill mode: SIGKILLs mid-batch, then the sweeper; how many mails went out twice ---------------------------
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL the worker and its pool's processes at once, as the OOM killer or a lost node would."""
+    for member in CpuSnapshot.take().tree(pid):
+        with suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
+
+
+def _wait_idle(
+    counters: _Counters, worker: subprocess.Popen[bytes], deadline: float, quiet: float = 3.0
+) -> None:
+    """Until the sink has received nothing for ``quiet`` seconds: every batch still running has finished."""
+    last, since = counters.received.value, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited ({worker.returncode}); see its log")
+        time.sleep(0.1)
+        if counters.received.value != last:
+            last, since = counters.received.value, time.monotonic()
+
+
+def _sweep_now(update: Any) -> None:
+    """What the sweeper does once ``STUCK_AFTER`` has passed, at once: the rows a killed worker left sending,
+    and those whose batch task it had taken, are made old enough and the sweeper queues them again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from subscribers import sending
+    from subscribers.models import MailDelivery
+
+    long_ago = timezone.now() - sending.STUCK_AFTER - timedelta(minutes=1)
+    MailDelivery.objects.filter(update=update).exclude(state=MailDelivery.State.SENT).update(
+        updated_at=long_ago, next_attempt_at=long_ago
+    )
+    sending.sweep()
+
+
+def _run_with_kills(
+    result: Result, counters: _Counters, env: dict[str, str], options: Options, var_dir: Path, publisher: Any,
+    incident: Any,
+) -> None:  # fmt: skip
+    """Publish, SIGKILL the whole worker ``options.kills`` times while it sends (evenly over the run), start it
+    again each time, then let the sweeper resume what the kills interrupted until every row is sent. The sink
+    counts the mails it accepted twice; the time figures are not comparable with a run without kills."""
+    from subscribers.models import MailDelivery
+
+    log = var_dir / "worker.log"
+    deadline = time.monotonic() + options.timeout
+    with ExitStack() as stack:
+        worker = stack.enter_context(_worker(env, options, log))
+        _step(f"publishing one update; {options.kills} SIGKILLs of the worker while it sends")
+        update, t0, t0_wall = _publish(publisher, incident)
+        for kill in range(1, options.kills + 1):
+            threshold = result.n * kill // (options.kills + 1)
+            while counters.received.value < threshold and time.monotonic() < deadline:
+                if worker.poll() is not None:
+                    raise RuntimeError(f"the Celery worker exited ({worker.returncode}); see {log}")
+                time.sleep(0.01)
+            _kill_tree(worker.pid)
+            worker.wait(10)
+            result.kills += 1
+            print(f"    SIGKILL {kill} at {counters.received.value:,} received", flush=True)
+            stack.close()
+            worker = stack.enter_context(_worker(env, options, log.with_name(f"worker-{kill}.log")))
+        while time.monotonic() < deadline:
+            _wait_idle(counters, worker, deadline)
+            if not MailDelivery.objects.filter(update=update).exclude(state=MailDelivery.State.SENT).exists():
+                break
+            _sweep_now(update)
+            result.sweeps += 1
+        _wait(result, counters, update, t0, t0_wall, max(1.0, deadline - time.monotonic()), worker)
 
 
 def _cleanup(env: dict[str, str], run_id: str, options: Options) -> None:
@@ -626,6 +715,8 @@ def report(result: Result, options: Options) -> bool:
     passed = (
         total is not None and total <= target and not result.duplicates and not result.without_unsubscribe
     )
+    if options.kills:
+        return _report_kills(result, options)
     cores = os.cpu_count() or 1
     span = result.wall or 1.0
     ours = {name: seconds for name, seconds in result.cpu.items() if name != WHOLE_MACHINE}
@@ -679,6 +770,35 @@ def report(result: Result, options: Options) -> bool:
     return passed
 
 
+def _report_kills(result: Result, options: Options) -> bool:
+    """Kill mode's table: the target is at most 5 mails sent twice per SIGKILL (issue 11, item 15)."""
+    per_kill = result.duplicates / max(1, result.kills)
+    passed = result.rows_sent >= result.n and result.received >= result.n and per_kill <= 5
+    rows = [
+        ("subscribers (N)", f"{result.n:,}"),
+        ("SIGKILLs of the whole worker mid-send", f"{result.kills}"),
+        ("sweeper runs to finish", f"{result.sweeps}"),
+        ("accepted by the sink", f"{result.received:,} over {result.connections:,} SMTP connections"),
+        ("delivery rows marked sent", f"{result.rows_sent:,}"),
+        ("mails accepted twice (duplicates)", f"{result.duplicates:,}"),
+        ("duplicates per kill", f"{per_kill:.1f} (target: at most 5)"),
+        ("result", "PASS" if passed else "MISS" + (" (timed out)" if result.timed_out else "")),
+        (
+            "worker",
+            f"--pool={options.pool} --concurrency={options.concurrency}, {result.batch_size} mails a batch",
+        ),
+        ("command", options.command),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print()
+    print(f"| {'figure':<{width}} | value")
+    print(f"|-{'-' * width}-|-{'-' * 60}")
+    for name, value in rows:
+        print(f"| {name:<{width}} | {value}")
+    print()
+    return passed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
     parser.add_argument("--subscribers", type=int, default=TARGET_MESSAGES, help="N (default 100000)")
@@ -691,6 +811,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
     parser.add_argument("--py-spy", type=Path, help="profile the worker into this file (.svg, .json or raw)")
+    parser.add_argument(
+        "--kill", type=int, default=0, metavar="K",
+        help="kill mode: SIGKILL the worker K times while it sends, then count the mails sent twice",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     python = Path(sys.executable)
     with suppress(ValueError):
@@ -698,7 +822,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join([str(python), *sys.argv])
     options = Options(
         subscribers=args.subscribers, pool=args.pool, concurrency=args.concurrency, batch_size=args.batch_size,
-        timeout=args.timeout, keep_db=args.keep_db, py_spy=args.py_spy, command=command,
+        timeout=args.timeout, keep_db=args.keep_db, py_spy=args.py_spy, command=command, kills=args.kill,
     )  # fmt: skip
     result = run(options)
     return 0 if report(result, options) else 1

@@ -229,13 +229,25 @@ if REDIS_URL:
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
     # Above the longest task retry backoff, so Redis seldom redelivers a task still being worked (a redelivered
     # delivery finds itself claimed or done and stops; the delivery sweeper, not this, recovers lost work).
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 2 * 60 * 60}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": 2 * 60 * 60,
+        # A Redis that is restarting refuses at once, but one that is unreachable would hold a connect for the
+        # system's TCP timeout (minutes) while the worker tries to put its unacknowledged tasks back.
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+    }
+    # Workers outlive broker outages of any length: retry the connection forever, at start-up too (the
+    # default gives up after 100 attempts). statushub/lib/redisbroker.py fixes the crash on a restart.
+    CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+    CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 else:
     # A broker that needs no server: messages are files under var/broker, read by a real worker process.
+    # statushub/lib/filebroker.py: kombu's file transport, but writes are atomic, an unreadable file is set aside
+    # in var/broker/bad/ and logged, and a killed worker's unacknowledged messages go back to the queue.
     _broker_dir = VAR_DIR / "broker"
     (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://localhost//"
+    CELERY_BROKER_URL = "statushub-files://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

@@ -3,9 +3,9 @@
 ``fanout`` writes one MailDelivery per matching subscriber (and one HookDelivery per matching hook); the
 unique (update, subscriber) row means a repeated fan-out, a duplicated task or a sweep never mails anyone
 twice. Mail goes out in batches: one Celery task per ``STATUSHUB_MAIL_BATCH_SIZE`` deliveries, one SMTP
-connection per batch, its deliveries marked sent ``MARK_EVERY`` at a time, once their messages were accepted.
-A crash loses at most the state of the messages accepted since the last mark (the sweeper sends those
-again); the sweeper picks up everything else.
+connection per batch, each delivery marked sent (and committed) as soon as the server accepted its message. A
+SIGKILL can thus resend at most the one message per running batch that was accepted but not yet marked (the
+sweeper sends the rest of an interrupted batch, which certainly did not go out).
 
 Throughput (bench/mail_fanout.py): a batch's fixed work is done once, not per mail — the update's mail is
 rendered once per process (``update_mail.py``), rows are read as plain values and written a chunk at a time,
@@ -35,9 +35,10 @@ from subscribers.models import Fanout, HookDelivery, MailDelivery, Subscriber
 from subscribers.update_mail import UpdateMail, mail_for
 
 LEASE_RENEW_SECONDS = 30  # well under the sweeper's STUCK_AFTER
-# Mails sent between two writes of their state. A crash between the two can leave this many mails that went
-# out still marked sending, and the sweeper sends them again: the price of not writing one row per mail.
-MARK_EVERY = 50
+# Mails built, and checked to be still this batch's, at a time (one query a chunk). Each is marked sent on its
+# own, as soon as the server accepted it: marking 50 at a time resent up to 49 accepted mails per SIGKILL
+# (bench/mail_fanout.py --kill).
+CHUNK = 50
 WRITE_CHUNK = 500  # deliveries written (then queued) at a time by the fan-out; SQLite takes 999 parameters
 logger = logging.getLogger(__name__)
 
@@ -297,6 +298,25 @@ def _still_ours(prepared: list[_Prepared]) -> list[_Prepared]:
     return [item for item in prepared if (item.row.pk, item.row.attempts) in ours]
 
 
+def _mark_one_sent(row: Claimed) -> None:
+    """Committed at once (autocommit): the server has the message, so no crash may send it again.
+
+    One statement with parameters, not the ORM: it runs once per mail, and building the query is most of the
+    ORM's cost. Guarded like ``_ours``: a row the sweeper handed to another worker is left alone."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MARK_ONE_SENT,
+            [MailDelivery.State.SENT, now, now, row.pk, row.attempts, MailDelivery.State.SENDING],
+        )
+
+
+_MARK_ONE_SENT = (
+    f"UPDATE {MailDelivery._meta.db_table} SET state = %s, sent_at = %s, updated_at = %s, last_error = '',"  # noqa: S608
+    " next_attempt_at = NULL WHERE id = %s AND attempts = %s AND state = %s"
+)
+
+
 def _mark_sent(rows: list[Claimed]) -> None:
     if rows:
         now = timezone.now()
@@ -333,9 +353,10 @@ def send_batch(delivery_ids: list[int]) -> BatchOutcome:
     """Send one batch over one connection. Per-message refusals stop only that message; a broken
     connection puts the rest back for a retry with backoff.
 
-    The batch goes in chunks of ``MARK_EVERY``: each chunk's mails are built, the rows checked to be still
-    ours, sent, then marked sent together (two queries a chunk, not two a mail). Every write is guarded by the
-    row's state and attempts, so a row the sweeper handed to another worker meanwhile is never overwritten."""
+    The batch goes in chunks of ``CHUNK``: each chunk's mails are built and the rows checked to be still ours
+    (one query a chunk); then each mail is sent and its row marked sent at once (one query a mail). Every write
+    is guarded by the row's state and attempts, so a row the sweeper handed to another worker meanwhile is
+    never overwritten."""
     rows = _claim(delivery_ids)
     outcome = BatchOutcome()
     if not rows:
@@ -363,54 +384,49 @@ def send_batch(delivery_ids: list[int]) -> BatchOutcome:
     deferred: list[Claimed] = []  # refused for now (4xx) by the server: retried alone, later
     deferred_wait: float | None = None
     try:
-        for start in range(0, len(rows), MARK_EVERY):
+        for start in range(0, len(rows), CHUNK):
             chunk = _prepare(
-                mailer, rows[start : start + MARK_EVERY], roots, mail_connection, smtp_connection is not None
+                mailer, rows[start : start + CHUNK], roots, mail_connection, smtp_connection is not None
             )
-            sent: list[Claimed] = []
-            try:
-                # Send a row only if it is still ours: if the sweeper handed it to another worker, that one
-                # sends it.
-                ours = _still_ours(chunk)
-                index = 0
-                while index < len(ours):
-                    item = ours[index]
-                    if not lease.renew([i.row for i in ours[index:]] + rows[start + MARK_EVERY :]):
-                        ours = ours[:index] + _still_ours(ours[index:])
+            # Send a row only if it is still ours: if the sweeper handed it to another worker, that one sends it.
+            ours = _still_ours(chunk)
+            index = 0
+            while index < len(ours):
+                item = ours[index]
+                if not lease.renew([i.row for i in ours[index:]] + rows[start + CHUNK :]):
+                    ours = ours[:index] + _still_ours(ours[index:])
+                    continue
+                index += 1
+                if item.error:
+                    _mark_dead([item.row], item.error)
+                    continue
+                try:
+                    if smtp_connection is None:
+                        mail_connection.send_messages([item.message])
+                    else:
+                        smtp.send(
+                            smtp_connection, sender=mailer.envelope_sender, recipient=item.recipient,
+                            data=item.data,
+                        )  # fmt: skip
+                except Exception as exc:
+                    if _is_permanent(exc):
+                        _mark_dead([item.row], _describe(exc))
                         continue
-                    index += 1
-                    if item.error:
-                        _mark_dead([item.row], item.error)
+                    if _is_deferred(exc):
+                        wait = _fail([item.row], _describe(exc))
+                        if wait is not None:
+                            deferred.append(item.row)
+                            deferred_wait = max(deferred_wait or 0.0, wait)
                         continue
-                    try:
-                        if smtp_connection is None:
-                            mail_connection.send_messages([item.message])
-                        else:
-                            smtp.send(
-                                smtp_connection, sender=mailer.envelope_sender, recipient=item.recipient,
-                                data=item.data,
-                            )  # fmt: skip
-                    except Exception as exc:
-                        if _is_permanent(exc):
-                            _mark_dead([item.row], _describe(exc))
-                            continue
-                        if _is_deferred(exc):
-                            wait = _fail([item.row], _describe(exc))
-                            if wait is not None:
-                                deferred.append(item.row)
-                                deferred_wait = max(deferred_wait or 0.0, wait)
-                            continue
-                        logger.warning("mail batch interrupted: %s", _describe(exc))
-                        remaining = [i.row for i in ours[index - 1 :]] + rows[start + MARK_EVERY :]
-                        wait = _fail(remaining, _describe(exc))
-                        waits = [w for w in (wait, deferred_wait) if w is not None]
-                        outcome.retry_in = max(waits) if waits else None
-                        outcome.retry_ids = [r.pk for r in deferred + remaining]
-                        return outcome
-                    sent.append(item.row)
-            finally:
-                _mark_sent(sent)
-                outcome.sent += len(sent)
+                    logger.warning("mail batch interrupted: %s", _describe(exc))
+                    remaining = [i.row for i in ours[index - 1 :]] + rows[start + CHUNK :]
+                    wait = _fail(remaining, _describe(exc))
+                    waits = [w for w in (wait, deferred_wait) if w is not None]
+                    outcome.retry_in = max(waits) if waits else None
+                    outcome.retry_ids = [r.pk for r in deferred + remaining]
+                    return outcome
+                _mark_one_sent(item.row)
+                outcome.sent += 1
         if deferred:
             outcome.retry_in, outcome.retry_ids = deferred_wait, [r.pk for r in deferred]
     finally:
@@ -439,8 +455,8 @@ def sweep() -> int:
         queued += 1
 
     stale = now - STUCK_AFTER
-    # Interrupted mid-send: the messages accepted since the batch last marked its rows sent (at most
-    # MARK_EVERY) went out and go again; the rest certainly did not. A row that was in flight every time it
+    # Interrupted mid-send: the one message accepted but not yet marked sent (if the kill came between the
+    # two) went out and goes again; the rest certainly did not. A row that was in flight every time it
     # was tried (a worker killed by it) is given up on.
     interrupted = MailDelivery.objects.filter(state=MailDelivery.State.SENDING, updated_at__lt=stale)
     interrupted.filter(attempts__gte=MAX_ATTEMPTS).update(

@@ -180,12 +180,15 @@ def collect_static_for_subprocesses() -> None:
 
 
 @contextmanager
-def _celery_worker(tmp_path: Path, *pool: str) -> Iterator[subprocess.Popen[bytes]]:
+def _celery_worker(
+    tmp_path: Path, *pool: str, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
         pytest.skip("needs DATABASE_URL (PostgreSQL) and REDIS_URL, as scripts/test.sh sets them")
     collect_static_for_subprocesses()
     env = {
         **os.environ,
+        **(extra_env or {}),
         "DJANGO_SETTINGS_MODULE": "statushub.settings",
         "DATABASE_URL": _database_url(),
         "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
