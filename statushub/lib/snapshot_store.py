@@ -29,6 +29,8 @@ from typing import Protocol
 
 import redis
 
+from statushub.lib import security_headers
+
 
 def cache_control(max_age: int, *, polled: bool = False) -> str:
     """Short-lived and shared; served stale while refetching, and for a day if the origin fails.
@@ -148,8 +150,7 @@ def headers_for(path: str, *, site_url: str, hub: str, max_age: int) -> list[tup
     headers = [
         ("Content-Type", content_type_for(path)),
         ("Cache-Control", cache_control(max_age, polled=is_polled(path))),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "same-origin"),
+        *security_headers.HEADERS,
         ("Vary", "Accept-Encoding"),
     ]
     if path.endswith((".atom", ".rss")):
