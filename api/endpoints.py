@@ -220,6 +220,14 @@ def incident_open(request: HttpRequest, payload: IncidentIn) -> Status[dict[str,
             known = ", ".join(sorted(c.name for c in by_name.values())) or "none yet"
             what = f"id {ref.id}" if ref.id is not None else f"named {ref.name!r}"
             raise _invalid_field(["components", n], f"there is no component {what} (components: {known})")
+        if (
+            ref.id is not None
+            and ref.name is not None
+            and ref.name.strip().casefold() != component.name.casefold()
+        ):
+            raise _invalid_field(
+                ["components", n], f"component {ref.id} is named {component.name!r}, not {ref.name.strip()!r}"
+            )
         if any(entry.component == component for entry in affected):
             raise _invalid_field(["components", n], f"{component.name} is listed twice")
         affected.append(services.Affected(component=component, status=ref.status))

@@ -5,7 +5,14 @@ from typing import Annotated, Any, Literal, get_args
 
 from django.utils import timezone
 from ninja import Field, Schema
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 from channels.models import Delivery
 from incidents.models import Component, Incident
@@ -63,7 +70,8 @@ class ValidationFailed(Error):
 
 
 class ComponentRef(Schema):
-    """A component by id or by exact name (case-insensitive), with the status this incident proposes for it."""
+    """A component by id or by exact name (case-insensitive), or both if they agree, with the status this
+    incident proposes for it."""
 
     id: int | None = Field(None, ge=1, le=MAX_ID)
     name: Text | None = Field(None, min_length=1, max_length=100, pattern=NonBlank)
@@ -73,7 +81,7 @@ class ComponentRef(Schema):
 
     @model_validator(mode="after")
     def _one_way_to_name_it(self) -> "ComponentRef":
-        if (self.id is None) == (self.name is None):
+        if self.id is None and self.name is None:
             raise ValueError("give either the component's id or its name")
         return self
 
@@ -107,7 +115,8 @@ class IncidentIn(Schema):
 
 class NoteIn(Schema):
     text: Text = Field(min_length=1, max_length=10_000, pattern=NonBlank, description="Markdown.")
-    public: bool = Field(
+    # Strict: JSON true or false only. 0, "false" or "yes" would be a guess about whether to publish.
+    public: StrictBool = Field(
         False,
         description="Show on the public timeline as an engineering note (once the incident is public).",
     )

@@ -26,5 +26,10 @@ echo "==> mypy"
 mypy .
 echo "==> migrations are up to date"
 python manage.py makemigrations --check --dry-run >/dev/null
+echo "==> manage.py check --deploy (production settings: https site, a real secret key, DEBUG off)"
+env -u DJANGO_SETTINGS_MODULE -u DEBUG DJANGO_SETTINGS_MODULE=statushub.settings \
+    SECRET_KEY="$(python -c "import secrets; print(secrets.token_urlsafe(50))")" \
+    STATUSHUB_SITE_URL=https://status.example.com ALLOWED_HOSTS=status.example.com \
+    python manage.py check --deploy --fail-level WARNING
 echo "==> pytest (PostgreSQL: $DATABASE_URL, Redis: $REDIS_URL)"
 pytest "$@"

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from statushub.lib import security_headers
 from statushub.lib.snapshot_store import File, SnapshotUnavailable, headers_for, snapshot_store
 
 StartResponse = Callable[..., Any]
@@ -73,14 +74,20 @@ class SnapshotApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
-        if method in ("GET", "HEAD") and settings.STATUSHUB_SNAPSHOT_SERVING:
-            answer = self.answer(environ, start_response, head=method == "HEAD")
+        secure = security_headers.is_secure(environ)
+        # Plain http with SSL redirect on: Django's SecurityMiddleware sends the reader to https.
+        if (
+            method in ("GET", "HEAD")
+            and settings.STATUSHUB_SNAPSHOT_SERVING
+            and (secure or not settings.SECURE_SSL_REDIRECT)
+        ):
+            answer = self.answer(environ, start_response, head=method == "HEAD", secure=secure)
             if answer is not None:
                 return answer
         return self.app(environ, start_response)
 
     def answer(
-        self, environ: dict[str, Any], start_response: StartResponse, *, head: bool
+        self, environ: dict[str, Any], start_response: StartResponse, *, head: bool, secure: bool = False
     ) -> list[bytes] | None:
         path = environ.get("PATH_INFO") or "/"
         query = environ.get("QUERY_STRING", "")
@@ -96,6 +103,8 @@ class SnapshotApp:
         etag = found.gzip_etag if compressed else found.etag
         site = (settings.STATUSHUB_SITE_URL, settings.STATUSHUB_WEBSUB_HUB, settings.STATUSHUB_PUBLIC_MAX_AGE)
         headers = [*_headers(path, *site), ("ETag", etag)]
+        if secure:
+            headers.extend(security_headers.transport_headers())
         if path.endswith("/_live/") and query and self._unchanged(query, found):
             # The open page polls with the tag it shows: nothing new → nothing to swap.
             start_response("204 No Content", [h for h in headers if h[0] != "Content-Type"])

@@ -14,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from statushub.lib import security_headers as _security_headers
 from statushub.lib.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -132,6 +133,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out password check anywhere into the lockout page.
@@ -220,9 +222,22 @@ MEDIA_URL = "/media/"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not EMBEDDED)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# The same headers as the snapshot server and the nginx configs send: see statushub/lib/security_headers.py.
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = _security_headers.REFERRER_POLICY
+X_FRAME_OPTIONS = _security_headers.X_FRAME_OPTIONS
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": _security_headers.CSP_DIRECTIVES}
+# A site whose public address is https is only ever served over https: plain http is redirected, and browsers
+# are told (HSTS) never to try http again. Behind a proxy that ends TLS (deploy/nginx), the proxy's
+# X-Forwarded-Proto says how the reader came; the shipped configs always set it, so it cannot be forged.
+_HTTPS = STATUSHUB_SITE_URL.startswith("https://")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=_HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Only a registrable domain can be on browsers' preload list: on status.example.com the token is inert.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
+if env_bool("STATUSHUB_TRUST_X_FORWARDED_PROTO", default=_HTTPS):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Celery -----------------------------------------------------------------
 if REDIS_URL:

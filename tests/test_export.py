@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from incidents import services, snapshot, tasks
+from statushub.lib import security_headers
 from statushub.lib.snapshot_store import snapshot_store
 from statushub.serving import SnapshotApp
 from tests.conftest import free_port, running_server
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 REPO = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SECURITY_HEADERS = [name for name, _ in security_headers.HEADERS]
 
 
 def _exported_files(root: Path) -> dict[str, bytes]:
@@ -156,12 +159,17 @@ def test_nginx_with_the_shipped_config_serves_the_export_as_the_app_does(site, n
             "Access-Control-Allow-Origin",
             "Content-Disposition",
             "Link",
+            *SECURITY_HEADERS,
         ):
             if name == "Link":
                 continue  # the app names its configured site URL; nginx the host it was asked for
             assert answer.headers.get(name) == headers.get(name), (path, name)
         assert "set-cookie" not in answer.headers
+        assert "strict-transport-security" not in answer.headers, "HSTS over plain http"
 
+    for path in ("/static/statushub/status.css", "/media/"):
+        for name, value in security_headers.HEADERS:
+            assert httpx.get(base + path).headers.get(name) == value, (path, name)
     page = httpx.get(f"{base}/")
     assert httpx.get(f"{base}/", headers={"If-None-Match": page.headers["etag"]}).status_code == 304
     feed = httpx.get(f"{base}/history.atom")
@@ -173,6 +181,63 @@ def test_nginx_with_the_shipped_config_serves_the_export_as_the_app_does(site, n
     preflight = httpx.options(f"{base}/api/v2/summary.json")
     assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == "*"
     assert httpx.get(f"{base}/_live/?v=anything").content == (root / "_live" / "index.html").read_bytes()
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_nginx_with_the_shipped_config_sends_hsts_over_https_as_the_app_does(site, tmp_path, settings):
+    settings.SECURE_HSTS_SECONDS = 365 * 24 * 3600  # the app's defaults for an https site URL
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = settings.SECURE_HSTS_PRELOAD = True
+    root = tmp_path / "site"
+    snapshot.build(snapshot_store())
+    snapshot.export(root)
+    cert, key = _self_signed(tmp_path)
+    command, port = _nginx(
+        tmp_path,
+        "statushub-static.conf",
+        {
+            "/srv/statushub/site": str(root),
+            "server_name _;": f"server_name _; ssl_certificate {cert}; ssl_certificate_key {key};",
+        },
+    )
+    config = (tmp_path / "nginx.conf").read_text()
+    (tmp_path / "nginx.conf").write_text(config.replace(f"127.0.0.1:{port};", f"127.0.0.1:{port} ssl;"))
+    base = f"https://127.0.0.1:{port}"
+    # Plain http to the TLS port gets nginx's 400: enough to know it listens.
+    with running_server(command, url=f"http://127.0.0.1:{port}", log=tmp_path / "nginx.out"):
+        page = httpx.get(f"{base}/", verify=ssl.create_default_context(cafile=str(cert)))
+
+    (hsts,) = security_headers.transport_headers()
+    assert page.status_code == 200 and page.headers["strict-transport-security"] == hsts[1]
+    for name, value in security_headers.HEADERS:
+        assert page.headers.get(name) == value, name
 
 
 @pytest.mark.django_db(transaction=True)
@@ -240,6 +305,9 @@ def test_the_proxy_config_serves_the_export_when_every_web_node_is_down(site, tm
         and "link" not in page.headers
     )
     assert bookkeeping.status_code == 404
+    for name, value in security_headers.HEADERS:
+        assert page.headers.get(name) == value and summary.headers.get(name) == value, name
+    assert "strict-transport-security" not in page.headers, "HSTS over plain http"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -29,6 +29,8 @@ from typing import Protocol
 
 import redis
 
+from statushub.lib import security_headers
+
 # What the open page polls stays fresh for less than one poll interval (STATUSHUB_POLL_SECONDS, 2 s by default),
 # so every poll reaches the server (or the CDN) and a change shows at the next poll.
 POLLED_MAX_AGE = 1
@@ -153,8 +155,7 @@ def headers_for(path: str, *, site_url: str, hub: str, max_age: int) -> list[tup
     headers = [
         ("Content-Type", content_type_for(path)),
         ("Cache-Control", cache_control(max_age, polled=is_polled(path))),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "same-origin"),
+        *security_headers.HEADERS,
         ("Vary", "Accept-Encoding"),
     ]
     if path.endswith((".atom", ".rss")):
