@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from incidents.models import Incident, IncidentUpdate, SigningKey
@@ -266,7 +266,9 @@ def test_a_publisher_composes_publishes_watches_deliveries_corrects_and_rotates_
     expect(channels.first).to_be_visible()
     # Every channel is delivered but the forum the team posts on by hand, which waits for someone's link.
     expect(page.locator("#deliveries .delivery--awaiting")).to_have_count(1)
-    expect(page.locator("#deliveries .delivery--delivered")).to_have_count(channels.count() - 1, timeout=60_000)
+    expect(page.locator("#deliveries .delivery--delivered")).to_have_count(
+        channels.count() - 1, timeout=60_000
+    )
     expect(page.get_by_text("updating live")).to_have_count(0)
     shot(page, "publisher-deliveries")
     first = IncidentUpdate.objects.filter(incident=incident).latest("published_at")
@@ -275,7 +277,9 @@ def test_a_publisher_composes_publishes_watches_deliveries_corrects_and_rotates_
     # A correction names the update it corrects; both stay on the page.
     page.goto(demo.url + "/manage/")
     page.get_by_role("row").filter(has_text=SEV2).get_by_role("link", name="Compose update").click()
-    page.locator("li").filter(has_text="The fix is live").get_by_role("button", name="Correct this update").click()
+    page.locator("li").filter(has_text="The fix is live").get_by_role(
+        "button", name="Correct this update"
+    ).click()
     expect(page.get_by_text("This draft corrects the update of")).to_be_visible()
     page.get_by_label("Update (Markdown)").fill(
         "Correction: refunds show within 5 working days, not 3, for cards issued outside the EU."
