@@ -233,6 +233,7 @@ def test_a_communicator_takes_a_role_drafts_the_resolution_and_a_publisher_resol
     reader = context.new_page()
     reader.goto(f"{demo.url}/incidents/{incident.pk}/")
     expect(reader.locator(".pill--resolved").first).to_be_visible()
+    expect(reader.locator(".incident__promise")).to_have_count(0)  # a resolved incident promises nothing more
     shot(reader, "communicator-resolved-on-the-page")
 
 
@@ -266,6 +267,9 @@ def test_a_publisher_composes_publishes_watches_deliveries_corrects_and_rotates_
     expect(channels.first).to_be_visible()
     # Every channel is delivered but the forum the team posts on by hand, which waits for someone's link.
     expect(page.locator("#deliveries .delivery--awaiting")).to_have_count(1)
+    copy = page.locator("#deliveries textarea.copy").input_value()
+    assert "Refunds: every duplicate charge" in copy and "**" not in copy  # plain text, paragraphs kept
+    assert "renewals charge once.\n\nRefunds:" in copy
     expect(page.locator("#deliveries .delivery--delivered")).to_have_count(
         channels.count() - 1, timeout=60_000
     )
@@ -333,7 +337,7 @@ def test_an_admin_gives_a_new_person_a_role_and_reads_the_audit_trail(demo, cont
     page.fill("#id_last_name", "Haddad")
     page.check("#id_is_staff")
     page.locator("#id_groups_from").select_option(label="Engineer")
-    page.locator("#id_groups_add_link").click()
+    page.locator("#id_groups_add").click()
     page.click("input[name='_save']")
     expect(page.locator(".messagelist .success")).to_be_visible()
     noor = User.objects.get(username="noor")

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import requests
 import urllib3
+from django.utils import timezone
 
 from channels import services
 from channels.models import Channel, ChannelThread, Delivery
@@ -64,9 +65,20 @@ def _publish(incident: Any, publisher: Any, body: str) -> Delivery:
     return update.deliveries.get()
 
 
+def _due(delivery: Delivery) -> None:
+    """The backoff has passed: a retry whose time has not come is a duplicate message to the engine."""
+    Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.FAILED).update(
+        next_attempt_at=timezone.now()
+    )
+
+
 def _settle(delivery: Delivery, tries: int = 6) -> Delivery:
     """Work the delivery as the worker would, without waiting out the backoff."""
     for _ in range(tries):
+        # The backoff has passed: a retry whose time has not come is a duplicate message to the engine.
+        Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.FAILED).update(
+            next_attempt_at=timezone.now()
+        )
         outcome = services.delivery_attempt(delivery.pk)
         if outcome is None or outcome.retry_in is None:
             break
@@ -169,6 +181,7 @@ def test_an_x_post_is_found_behind_dozens_of_later_posts(fake, make_incident, pu
     _, x = _channel("x", fake)
     fake.inject(*POST_PATHS["x"], Fault("held", HELD))
     delivery = _publish(make_incident(public=False), publisher, "Buried under later posts.")
+    _due(delivery)
     services.delivery_attempt(delivery.pk)
     for n in range(39):  # the account kept posting (other incidents, other people) before the retry
         fake.answer(
@@ -189,6 +202,7 @@ def test_x_pages_through_the_timeline(fake, make_incident, publisher):
     _, x = _channel("x", fake)
     fake.inject(*POST_PATHS["x"], Fault("close"))
     delivery = _publish(make_incident(public=False), publisher, "Far down the timeline.")
+    _due(delivery)
     services.delivery_attempt(delivery.pk)
     for n in range(150):
         fake.answer(
@@ -252,6 +266,7 @@ def test_a_discourse_reply_resent_after_two_minutes_is_found_not_posted_again(fa
         _settle(_publish(incident, publisher, f"Earlier update {n}."))
     fake.inject(*POST_PATHS["discourse"], Fault("held", HELD))
     delivery = _publish(incident, publisher, "Late Discourse reply.")
+    _due(delivery)
     services.delivery_attempt(delivery.pk)
     Delivery.objects.filter(pk=delivery.pk).update(created_at=delivery.created_at - timedelta(minutes=10))
 
@@ -267,6 +282,7 @@ def test_mastodon_past_its_idempotency_hour_looks_the_status_up(fake, make_incid
     _, masto = _channel("mastodon", fake)
     fake.inject(*POST_PATHS["mastodon"], Fault("held", HELD))
     delivery = _publish(make_incident(public=False), publisher, "An hour later.")
+    _due(delivery)
     services.delivery_attempt(delivery.pk)
     Delivery.objects.filter(pk=delivery.pk).update(created_at=delivery.created_at - timedelta(minutes=70))
     masto_keys_forgotten = masto  # the fake keeps keys forever; the lookup must find it before any resend
@@ -352,6 +368,7 @@ def test_the_engine_retries_an_unclassified_network_error_and_stops_on_a_bug(
         "could not reach the service: the network failed (_SdkError)",
     )
 
+    _due(delivery)
     services.delivery_attempt(delivery.pk)
     delivery.refresh_from_db()
     assert delivery.state == "dead" and "unexpected error (ValueError)" in delivery.last_error
