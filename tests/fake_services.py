@@ -48,12 +48,13 @@ class Fault:
 
     kind: str  # error | ratelimit | held | reset | close
     seconds: float = 0.0  # held: how long the answer is held; ratelimit: the Retry-After value
+    early: bool = False  # reset/close/held before the service did the work (the post is not made)
 
     KINDS = ("error", "ratelimit", "held", "reset", "close")
 
     @property
     def after_work(self) -> bool:
-        return self.kind in ("held", "reset", "close")
+        return self.kind in ("held", "reset", "close") and not self.early
 
 
 @dataclass
@@ -85,6 +86,10 @@ class FakeServices:
         if fault is not None and not fault.after_work:
             with _lock:
                 self.seen.append(seen)
+            if fault.kind in ("reset", "close"):
+                return None, fault
+            if fault.kind == "held":
+                return (504, {"error": "fake: held, then gave up"}, {}), fault
             if fault.kind == "ratelimit":
                 return (429, {"error": "rate limited"}, {"Retry-After": str(int(fault.seconds or 1))}), fault
             return (500, {"error": "fake: internal error"}, {}), fault

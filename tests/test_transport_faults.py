@@ -36,6 +36,8 @@ FAULTS = {
     "held": Fault("held", HELD),
     "reset": Fault("reset"),
     "close": Fault("close"),
+    "close before the work": Fault("close", early=True),
+    "reset before the work": Fault("reset", early=True),
 }
 
 
