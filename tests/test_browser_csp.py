@@ -9,6 +9,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.mail import send_mail
 
 from incidents import services, snapshot, tasks
 from statushub.lib.snapshot_store import snapshot_store
@@ -123,12 +124,17 @@ def test_public_pages_from_the_snapshot_break_no_rule_and_refresh_themselves(
 
 
 def test_team_pages_and_the_admin_break_no_rule_and_htmx_still_works(
-    browser, live_server, settings, site, admin_user, publisher
+    browser, live_server, settings, tmp_path, site, admin_user, publisher
 ):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
     settings.STATUSHUB_SITE_URL = live_server.url
+    # The demo's outbox shows a mail's HTML, whose inline styles are the mail's own.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = tmp_path / "mail"
+    html = '<h1 style="margin:0 0 16px">Confirm your subscription</h1><p style="color:#52606d">Hello</p>'
+    send_mail("Confirm", "Hello", None, ["reader@example.com"], html_message=html)
     incident = site["open"]
     services.note_add(incident=incident, author=publisher, text="Certificate renewed on the edge nodes")
     staff = Watched(_context(browser))
