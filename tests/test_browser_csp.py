@@ -15,6 +15,7 @@ from incidents import services, snapshot, tasks
 from statushub.lib.snapshot_store import snapshot_store
 from statushub.serving import SnapshotApp
 from tests.conftest import PASSWORD
+from tests.test_alerts_helpers import make_source
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -180,6 +181,16 @@ def test_team_pages_and_the_admin_break_no_rule_and_htmx_still_works(
     for path in team_pages:
         staff.visit(live_server.url + path)
         staff.assert_clean(path)
+
+    # behaviours.js asks before an admin form that cannot be undone (it was an inline onsubmit).
+    source, _secret = make_source("alertmanager")
+    staff.visit(f"{live_server.url}/admin/alerts/alertsource/{source.pk}/change/")
+    asked: list[str] = []
+    staff.page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    staff.page.get_by_role("button", name="Issue a new secret").click()
+    expect(staff.page.get_by_role("button", name="Issue a new secret")).to_be_visible()
+    assert asked == ["The current secret stops working at once. Issue a new one?"]
+    staff.assert_clean("the alert source's change form")
 
     # The admin's own scripts run: the collapsible navigation sidebar toggles.
     staff.visit(f"{live_server.url}/admin/incidents/incident/")
