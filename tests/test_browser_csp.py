@@ -186,7 +186,12 @@ def test_team_pages_and_the_admin_break_no_rule_and_htmx_still_works(
     source, _secret = make_source("alertmanager")
     staff.visit(f"{live_server.url}/admin/alerts/alertsource/{source.pk}/change/")
     asked: list[str] = []
-    staff.page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    staff.page.once("dialog", answer)
     staff.page.get_by_role("button", name="Issue a new secret").click()
     expect(staff.page.get_by_role("button", name="Issue a new secret")).to_be_visible()
     assert asked == ["The current secret stops working at once. Issue a new one?"]
