@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from incidents.permissions import COMPOSE, permission_required
+from statushub.lib import security_headers
 
 FILE_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 SEPARATOR = b"\n" + b"-" * 79 + b"\n"
@@ -73,4 +74,5 @@ def outbox(request: HttpRequest) -> HttpResponse:
     file_backend = settings.EMAIL_BACKEND == FILE_BACKEND
     mails = latest_mails(Path(settings.EMAIL_FILE_PATH)) if file_backend else []
     context = {"mails": mails, "file_backend": file_backend, "folder": settings.EMAIL_FILE_PATH}
-    return render(request, "subscribers/outbox.html", context)
+    response = render(request, "subscribers/outbox.html", context)
+    return security_headers.allow_style_attributes(response, (mail.html for mail in mails))

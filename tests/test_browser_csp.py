@@ -9,11 +9,13 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.mail import send_mail
 
 from incidents import services, snapshot, tasks
 from statushub.lib.snapshot_store import snapshot_store
 from statushub.serving import SnapshotApp
 from tests.conftest import PASSWORD
+from tests.test_alerts_helpers import make_source
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -123,12 +125,17 @@ def test_public_pages_from_the_snapshot_break_no_rule_and_refresh_themselves(
 
 
 def test_team_pages_and_the_admin_break_no_rule_and_htmx_still_works(
-    browser, live_server, settings, site, admin_user, publisher
+    browser, live_server, settings, tmp_path, site, admin_user, publisher
 ):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
     settings.STATUSHUB_SITE_URL = live_server.url
+    # The demo's outbox shows a mail's HTML, whose inline styles are the mail's own.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = tmp_path / "mail"
+    html = '<h1 style="margin:0 0 16px">Confirm your subscription</h1><p style="color:#52606d">Hello</p>'
+    send_mail("Confirm", "Hello", None, ["reader@example.com"], html_message=html)
     incident = site["open"]
     services.note_add(incident=incident, author=publisher, text="Certificate renewed on the edge nodes")
     staff = Watched(_context(browser))
@@ -174,6 +181,21 @@ def test_team_pages_and_the_admin_break_no_rule_and_htmx_still_works(
     for path in team_pages:
         staff.visit(live_server.url + path)
         staff.assert_clean(path)
+
+    # behaviours.js asks before an admin form that cannot be undone (it was an inline onsubmit).
+    source, _secret = make_source("alertmanager")
+    staff.visit(f"{live_server.url}/admin/alerts/alertsource/{source.pk}/change/")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    staff.page.once("dialog", answer)
+    staff.page.get_by_role("button", name="Issue a new secret").click()
+    expect(staff.page.get_by_role("button", name="Issue a new secret")).to_be_visible()
+    assert asked == ["The current secret stops working at once. Issue a new one?"]
+    staff.assert_clean("the alert source's change form")
 
     # The admin's own scripts run: the collapsible navigation sidebar toggles.
     staff.visit(f"{live_server.url}/admin/incidents/incident/")

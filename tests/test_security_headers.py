@@ -1,7 +1,11 @@
 """Every answer carries the security headers, whether Django renders it or the snapshot server sends it."""
 
+import base64
+import hashlib
+
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.mail import send_mail
 
 from incidents import snapshot
 from statushub.lib.snapshot_store import snapshot_store
@@ -161,3 +165,20 @@ def test_hsts_is_sent_over_https_only(client, site, https_settings):
 
     assert over_https["Strict-Transport-Security"] == HSTS
     assert "Strict-Transport-Security" not in over_http
+
+
+def test_the_outbox_allows_exactly_its_mails_style_attributes_by_hash(client, admin_user, settings, tmp_path):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = tmp_path / "mail"
+    send_mail(
+        "Confirm", "Hello", None, ["reader@example.com"], html_message='<p style="color:#52606d">Hi</p>'
+    )
+    client.force_login(admin_user)
+
+    response = client.get("/subscribe/outbox/")
+
+    assert_protected(response, "/subscribe/outbox/")
+    expected = base64.b64encode(hashlib.sha256(b"color:#52606d").digest()).decode()
+    directives = _directives(response["Content-Security-Policy"])
+    assert directives["style-src-attr"] == ["'unsafe-hashes'", f"'sha256-{expected}'"]
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"]

@@ -5,9 +5,14 @@ renders; ``statushub/serving.py`` answers public URLs before that middleware run
 ``HEADERS`` (``snapshot_store.headers_for``) and an answer over https ``transport_headers()`` too; the nginx configs in ``deploy/nginx`` spell the same values out (``tests/test_export.py`` compares them).
 """
 
+import base64
+import hashlib
+from collections.abc import Iterable
+from html.parser import HTMLParser
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
 
 # No inline script or style anywhere: everything the pages run or wear is a file under /static/. A reader's page
 # never needs another origin. Images may be data: URLs (the admin's widgets draw some).
@@ -65,3 +70,30 @@ def transport_headers() -> list[tuple[str, str]]:
         preload=settings.SECURE_HSTS_PRELOAD,
     )
     return [("Strict-Transport-Security", value)]
+
+
+class _StyleAttributes(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.values: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.values.update(value for name, value in attrs if name == "style" and value)
+
+
+def allow_style_attributes(response: HttpResponse, documents: Iterable[str]) -> HttpResponse:
+    """Let exactly the style="" attributes of these HTML documents apply on this one page, by hash.
+
+    For HTML mail shown in a sandboxed ``srcdoc`` frame: mail clients need inline styles, and such a frame inherits
+    the page's policy. Nothing else inline is allowed, and no other style attribute."""
+    parser = _StyleAttributes()
+    for document in documents:
+        parser.feed(document)
+    if parser.values:
+        hashes = sorted(
+            f"'sha256-{base64.b64encode(hashlib.sha256(value.encode()).digest()).decode()}'"
+            for value in parser.values
+        )
+        # What django-csp's @csp_update sets: added to this response's policy only.
+        response._csp_update = {"style-src-attr": ["'unsafe-hashes'", *hashes]}  # type: ignore[attr-defined]
+    return response
