@@ -230,3 +230,18 @@ def test_an_open_page_asks_every_2_seconds_and_no_cache_answers_for_longer_than_
     for conf in ("statushub-static.conf", "statushub-maps.conf"):
         assert '"public, max-age=1, stale-if-error=86400"' in (nginx / conf).read_text(), conf
         assert '"public, max-age=5, stale-if-error=86400"' not in (nginx / conf).read_text(), conf
+
+
+def test_the_banner_follows_the_components_not_the_incidents_impact(client, make_component, make_incident):
+    make_component("Payments")
+    make_incident(
+        "Slow invoices", severity=Incident.Severity.SEV2
+    )  # major impact, every component operational
+
+    page = client.get("/").content.decode()
+    status = client.get(reverse("statuspage:status")).json()["status"]
+
+    banner = page.split('id="overall-status"', 1)[1][:80]
+    assert "All Systems Operational" in banner and "Partial System Outage" not in page
+    assert status == {"indicator": "none", "description": "All Systems Operational"}
+    assert "Slow invoices" in page  # the incident itself is still shown, below the banner
