@@ -380,3 +380,13 @@ def test_bodies_are_stored_and_signed_with_unix_line_endings(client, publisher, 
         incident=incident, author=publisher, status="monitoring", body="One.\r\nTwo."
     )
     assert direct.body == "One.\nTwo." and b"\\r" not in bytes(direct.statement)
+
+
+def test_a_closing_drafts_preview_promises_no_next_update(client, publisher, make_incident):
+    incident = make_incident()
+    _login(client, publisher)
+    draft = _draft(client, incident, status="monitoring", body="Fix is out.", next_update="30")
+    assert "Next update by" in client.get(reverse("manage:preview", args=[draft.pk])).content.decode()
+    draft = _draft(client, incident, status="resolved", body="All fixed.", next_update="keep")
+    assert draft.next_update_at is not None  # kept in the draft, but a closing update cannot carry it
+    assert "Next update by" not in client.get(reverse("manage:preview", args=[draft.pk])).content.decode()
