@@ -141,6 +141,8 @@ def preview(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_object_or_404(UpdateDraft.objects.select_related("incident", "corrects"), pk=pk)
     context = {"draft": draft, "incident": draft.incident, **preview_context(draft, _user(request))}
     context["problems"] = drafts.draft_problems(draft)
+    # A closing update promises nothing (the publish drops it): the preview must not show a promise either.
+    context["promise"] = None if draft.status in Incident.CLOSED_STATUSES else draft.next_update_at
     context["can_publish"] = _user(request).has_perm(PUBLISH)
     context["key"] = signing.active_key(_user(request))
     context["offline_form"] = OfflineSignatureForm()

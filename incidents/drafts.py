@@ -95,7 +95,7 @@ def draft_save(
         other = locked.last_edited_by
         return SaveResult(False, locked, other.get_full_name() or other.get_username())
     locked.status = status
-    locked.body = body
+    locked.body = services.normalize_newlines(body)
     locked.component_statuses = component_statuses
     locked.next_update_at = next_update_at
     locked.last_edited_by = user
@@ -205,7 +205,7 @@ def draft_prepare_offline(*, draft: UpdateDraft, user: User) -> bytes:
         prev=head.digest,
         status=locked.status,
         components=signing.component_entries(draft_components(locked)),
-        body=locked.body,
+        body=services.normalize_newlines(locked.body),
         author_name=profile.name,
         author_title=profile.title,
         published_at=timezone.now().replace(microsecond=0),

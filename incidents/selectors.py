@@ -158,8 +158,13 @@ def current_promise(incident: Incident) -> datetime | None:
 def overall_status(
     components: list[Component], active: list[Incident], maintenance: list[Incident]
 ) -> OverallStatus:
+    """The page's status as Statuspage computes it: the blend of its components' statuses.
+
+    An open incident is shown as itself below the banner; its impact sets the banner only on a page with no
+    components, or "Partial System Outage" would top a page where every component says operational.
+    """
     indicator = "none"
-    for incident in active:
+    for incident in active if not components else []:
         if _IMPACT_RANK[incident.impact] > _IMPACT_RANK[indicator]:
             indicator = incident.impact
     for component in components:

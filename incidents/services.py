@@ -160,6 +160,11 @@ def incident_set_status(
     return incident
 
 
+def normalize_newlines(text: str) -> str:
+    """Browsers send form text with CRLF line endings: store and sign ``\n`` only, whatever the client sent."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 # A prepared statement carries its publication time; signing it much later would misstate when it was said.
 OFFLINE_STATEMENT_LIFETIME = timedelta(minutes=30)
 
@@ -196,6 +201,7 @@ def update_publish(
         raise PermissionDenied("Only publishers can publish updates.")
     if status in Incident.CLOSED_STATUSES:
         next_update_at = None  # a closing update has nothing more to promise
+    body = normalize_newlines(body)
     head = signing.lock_chain()
     # Publishes are serialised by the chain lock; work from the incident as it is now, not as the caller saw it.
     incident = Incident.objects.select_for_update().get(pk=incident.pk)

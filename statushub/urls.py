@@ -1,10 +1,14 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib import admin
 from django.http import FileResponse, HttpRequest
 from django.urls import include, path, re_path
+from django.views.decorators.http import require_safe
 from django.views.static import serve
 
 from people.photos import CONTENT_TYPES
+from statushub.lib.middleware import PUBLIC_ATTRIBUTE
 
 
 def media(request: HttpRequest, path: str, ext: str) -> FileResponse:
@@ -15,11 +19,24 @@ def media(request: HttpRequest, path: str, ext: str) -> FileResponse:
     return response
 
 
+@require_safe
+def favicon(request: HttpRequest) -> FileResponse:
+    """Browsers and feed readers ask /favicon.ico whatever the page links: answer it, cookieless, for a day."""
+    response = FileResponse(FAVICON.open("rb"), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    setattr(response, PUBLIC_ATTRIBUTE, True)  # public: the middleware strips any cookie
+    return response
+
+
+FAVICON = Path(settings.BASE_DIR) / "static" / "statushub" / "favicon.ico"
+
+
 admin.site.site_header = "StatusHub"
 admin.site.site_title = "StatusHub admin"
 admin.site.index_title = "Incidents, components and people"
 
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("manage/tokens/", include("api.manage_urls")),
     path("manage/", include("incidents.manage_urls")),

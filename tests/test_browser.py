@@ -42,3 +42,30 @@ def test_an_engineers_public_note_appears_on_the_open_page_without_a_reload(
     assert page.locator(".timeline__entry--note").first.get_by_text("Engineering note").is_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "public-note-appeared-phone.png"), full_page=True)
+
+
+def test_every_reader_gets_one_24_hour_clock_in_their_own_zone(
+    browser, live_server, make_incident, publisher
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    incident = make_incident(
+        "Evening outage", detected_at=timezone.now().replace(hour=21, minute=5) - timedelta(days=1)
+    )
+    services.update_publish(
+        incident=incident, author=publisher, status="identified", body="Found it.",
+        next_update_at=timezone.now() + timedelta(minutes=30),
+    )  # fmt: skip
+    for locale in ("en-US", "en-GB"):
+        context = browser.new_context(locale=locale, timezone_id="America/New_York")
+        page = context.new_page()
+        page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+        page.locator("footer").get_by_text("America/New_York").wait_for()
+        times = page.locator("main time[datetime]").all_inner_texts()
+        assert times, "the page shows times"
+        for text in times:
+            assert "AM" not in text and "PM" not in text, (locale, text)
+            assert "UTC" not in text, (locale, text)
+        context.close()

@@ -354,3 +354,33 @@ def test_preview_saves_what_was_just_typed_first(client, publisher, make_inciden
     assert response["Location"] == reverse("manage:preview", args=[draft.pk])
     draft.refresh_from_db()
     assert draft.body == "Typed a moment ago."
+
+
+def test_bodies_are_stored_and_signed_with_unix_line_endings(client, publisher, make_incident):
+    incident = make_incident()
+    _login(client, publisher)
+    # What a browser's textarea sends: CRLF between lines.
+    draft = _draft(
+        client, incident, status="identified", body="**Cause:** a bad deploy.\r\n\r\nRefunds follow.\r\n"
+    )
+    assert draft.body == "**Cause:** a bad deploy.\n\nRefunds follow."
+
+    client.post(reverse("manage:publish", args=[draft.pk]), {"version": draft.version})
+
+    update = incident.updates.get(status="identified")
+    assert "\r" not in update.body
+    assert b"\\r" not in bytes(update.statement) and b"\r" not in bytes(update.statement)
+    direct = services.update_publish(
+        incident=incident, author=publisher, status="monitoring", body="One.\r\nTwo."
+    )
+    assert direct.body == "One.\nTwo." and b"\\r" not in bytes(direct.statement)
+
+
+def test_a_closing_drafts_preview_promises_no_next_update(client, publisher, make_incident):
+    incident = make_incident()
+    _login(client, publisher)
+    draft = _draft(client, incident, status="monitoring", body="Fix is out.", next_update="30")
+    assert "Next update by" in client.get(reverse("manage:preview", args=[draft.pk])).content.decode()
+    draft = _draft(client, incident, status="resolved", body="All fixed.", next_update="keep")
+    assert draft.next_update_at is not None  # kept in the draft, but a closing update cannot carry it
+    assert "Next update by" not in client.get(reverse("manage:preview", args=[draft.pk])).content.decode()

@@ -230,3 +230,47 @@ def test_an_open_page_asks_every_2_seconds_and_no_cache_answers_for_longer_than_
     for conf in ("statushub-static.conf", "statushub-maps.conf"):
         assert '"public, max-age=1, stale-if-error=86400"' in (nginx / conf).read_text(), conf
         assert '"public, max-age=5, stale-if-error=86400"' not in (nginx / conf).read_text(), conf
+
+
+def test_the_banner_follows_the_components_not_the_incidents_impact(client, make_component, make_incident):
+    make_component("Payments")
+    make_incident(
+        "Slow invoices", severity=Incident.Severity.SEV2
+    )  # major impact, every component operational
+
+    page = client.get("/").content.decode()
+    status = client.get(reverse("statuspage:status")).json()["status"]
+
+    banner = page.split('id="overall-status"', 1)[1][:80]
+    assert "All Systems Operational" in banner and "Partial System Outage" not in page
+    assert status == {"indicator": "none", "description": "All Systems Operational"}
+    assert "Slow invoices" in page  # the incident itself is still shown, below the banner
+
+
+def test_on_a_phone_the_bars_say_how_many_days_they_show(client, make_component):
+    from pathlib import Path
+
+    make_component("Payments", showcase=True)
+    page = client.get("/").content.decode()
+    legend = page.split('class="bars__legend"', 1)[1].split("</p>", 1)[0]
+    assert '<span class="narrow-only">Last 30 days shown · </span>' in legend
+    assert "uptime over 90 days" in legend or "No data yet" in legend
+    css = (Path(__file__).resolve().parent.parent / "static" / "statushub" / "status.css").read_text()
+    phone = css.split("@media (max-width: 600px)", 1)[1].split("}\n}", 1)[0]
+    assert ".bars .bar:nth-last-child(n+31) { display: none; }" in phone  # exactly 30 bars stay
+
+
+def test_every_page_has_a_favicon_and_favicon_ico_answers(client, make_incident, publisher):
+    incident = make_incident()
+    ico = client.get("/favicon.ico")
+    assert ico.status_code == 200 and ico["Content-Type"] == "image/x-icon"
+    assert b"".join(ico.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert not ico.cookies and "public" in ico["Cache-Control"]
+
+    pages = ["/", reverse("status:incident", args=[incident.pk]), reverse("status:history"),
+             reverse("subscribers:subscribe"), reverse("admin:login")]  # fmt: skip
+    for url in pages:
+        assert 'rel="icon"' in client.get(url).content.decode(), url
+    client.force_login(publisher)
+    for url in [reverse("manage:dashboard"), reverse("admin:index")]:
+        assert 'rel="icon"' in client.get(url).content.decode(), url

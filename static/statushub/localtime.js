@@ -1,11 +1,15 @@
 // Show every <time datetime> in the reader's own time zone. The server renders UTC text,
 // so the page is still correct with JavaScript off and is identical for every reader (cacheable).
+// One clock for every reader: 24-hour, as the server's UTC text is, whatever the locale's habit (no AM/PM).
 (function () {
   "use strict";
   var dateTime = new Intl.DateTimeFormat(undefined, {
-    day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+    day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    timeZoneName: "short",
   });
-  var timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+  var timeOnly = new Intl.DateTimeFormat(undefined, {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
+  });
 
   function localise(root) {
     // "Checked" is when this browser last heard from the server: the page itself is the same for everyone.
@@ -23,7 +27,9 @@
       el.title = when.toISOString();
     });
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    root.querySelectorAll("[data-tz-name]").forEach(function (el) { el.textContent = zone ? " (" + zone + ")" : ""; });
+    root.querySelectorAll("[data-tz-name]").forEach(function (el) {
+      if (zone) el.textContent = "your time zone (" + zone + ")";
+    });
   }
 
   // A poll that finds nothing new answers 204 and swaps nothing: still tell the reader we checked,
