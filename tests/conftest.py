@@ -71,6 +71,13 @@ def client() -> Client:
     return VerifiedClient()
 
 
+@pytest.fixture
+def admin_client(admin_user: User) -> Client:
+    client = VerifiedClient()
+    client.force_login(admin_user)
+    return client
+
+
 def _person(username: str, first: str, last: str, group: str | None, **extra: Any) -> User:
     roles.sync_role_groups()
     user = User.objects.create_user(

@@ -130,3 +130,17 @@ def test_the_demo_code_command_prints_what_the_app_shows(publisher):
     out = StringIO()
     call_command("demo_code", publisher.username, stdout=out)
     assert out.getvalue().strip() == two_factor.totp_code(device)
+
+
+def test_rotating_the_encryption_key_keeps_authenticators_working(publisher, settings):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    device = enrol_totp(publisher)
+    key = two_factor.totp_key(device)
+    new = Fernet.generate_key().decode()
+    settings.STATUSHUB_KEY_ENCRYPTION_KEYS = [new, *settings.STATUSHUB_KEY_ENCRYPTION_KEYS]
+    call_command("rotate_key_encryption", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    settings.STATUSHUB_KEY_ENCRYPTION_KEYS = [new]
+    device.refresh_from_db()
+    assert two_factor.totp_key(device) == key
