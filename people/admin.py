@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from people.models import AuditEvent, Profile
+from people.models import AuditEvent, Profile, RecoveryCodes, TOTPDevice
 
 
 @admin.register(Profile)
@@ -29,3 +29,25 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class SecondFactorAdmin(admin.ModelAdmin):
+    """Administrators may only remove a device (someone lost their phone): they then set up a new one. No one
+    sees or sets a key here."""
+
+    list_display = ["user", "name", "confirmed", "throttling_failure_count"]
+    fields = readonly_fields = ("user", "name", "confirmed", "throttling_failure_count")
+    search_fields = ["user__username"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+
+admin.site.register(TOTPDevice, SecondFactorAdmin)
+admin.site.register(RecoveryCodes, SecondFactorAdmin)

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django_otp.models import Device, ThrottlingMixin
 
 from statushub.lib.models import TimeStampedModel
 
@@ -38,6 +39,7 @@ class AuditEvent(models.Model):
         LOGIN = "login", "Publisher logged in"
         LOGIN_FAILED = "login_failed", "Failed login"
         REAUTH = "reauth", "Re-entered password to publish"
+        SECOND_FACTOR = "second_factor", "Changed or used a second factor"
         CHANNEL_CONNECTED = "channel.connected", "Connected a channel"
         CHANNEL_CHANGED = "channel.changed", "Changed a channel"
         TOKEN_CREATED = "token_created", "Created an API token"
@@ -63,3 +65,41 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name}: {self.get_action_display()} {self.target}"
+
+
+class TOTPDevice(ThrottlingMixin, Device):
+    """An authenticator app (RFC 6238: 6 digits every 30 s). Its key is encrypted like channel credentials, so a
+    copy of the database alone cannot make codes. Wrong codes slow further tries down (ThrottlingMixin)."""
+
+    encrypted_key = models.TextField()  # type: ignore[var-annotated]
+    # The time step of the last code accepted: a code is good once, and never one older than it.
+    last_t = models.BigIntegerField(default=-1)  # type: ignore[var-annotated]
+
+    class Meta(Device.Meta):
+        verbose_name = "authenticator app"
+
+    def get_throttle_factor(self) -> int:
+        return 1
+
+    def verify_token(self, token: object) -> bool:
+        from people.two_factor import totp_verify  # the crypto lives with the other second-factor code
+
+        return totp_verify(self, str(token))
+
+
+class RecoveryCodes(ThrottlingMixin, Device):
+    """One-use codes for when the authenticator is lost. Only their SHA-256 is stored: each is 50 random bits
+    (no dictionary to try), so a slow hash would add nothing but a wait."""
+
+    hashes = models.JSONField(default=list)
+
+    class Meta(Device.Meta):
+        verbose_name = "recovery codes"
+
+    def get_throttle_factor(self) -> int:
+        return 1
+
+    def verify_token(self, token: object) -> bool:
+        from people.two_factor import recovery_code_use
+
+        return recovery_code_use(self, str(token))

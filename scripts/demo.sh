@@ -71,6 +71,8 @@ cat <<MSG
     dana   — Publisher (CEO)            priya — Publisher (VP Engineering)
     sam    — Communicator (comms lead)  lee   — Communicator (support)
     marco  — Engineer                   admin — superuser
+  dana, priya and admin then type a code from an authenticator app; get it with
+    python manage.py demo_code dana   (in the virtualenv)
   Logs: var/log/{web,worker,beat}.log.  A process that dies is restarted (var/log/demo.log).
   Ctrl-C stops everything.
 

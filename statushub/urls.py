@@ -43,6 +43,7 @@ urlpatterns = [
     path("api/v2/", include("incidents.statuspage_urls")),
     path("api/v1/", include("api.urls")),
     path("subscribe/", include("subscribers.urls")),
+    path("account/", include("people.urls")),
     path("hooks/alerts/", include("alerts.urls")),
     path("", include("incidents.feed_urls")),
     # Profile photos. Behind nginx, serve MEDIA_ROOT directly instead.

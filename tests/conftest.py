@@ -21,10 +21,14 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
 
 from incidents import roles, services
 from incidents.models import Component, ComponentGroup, Incident
+from people import two_factor
+from people.models import TOTPDevice
 from statushub.lib.snapshot_store import snapshot_store
 
 PASSWORD = "correct horse battery staple"
@@ -38,6 +42,40 @@ def _clean_cache() -> Iterator[None]:
     yield
     cache.clear()
     snapshot_store().clear()
+
+
+def enrol_totp(user: User) -> TOTPDevice:
+    """A confirmed authenticator app for ``user``; ``two_factor.totp_code(device)`` is what it shows now."""
+    device = two_factor.confirmed_totp(user)
+    if device is None:
+        device = two_factor.totp_start(user=user)
+        two_factor.totp_confirm(device=device)
+    return device
+
+
+class VerifiedClient(Client):
+    """The test client, whose ``force_login`` also passes the second step (as if the person typed their app's
+    code), so tests of what people do once signed in need not sign in twice. Tests of the second step itself
+    use ``django.test.Client``."""
+
+    def force_login(self, user: Any, backend: str | None = None) -> None:
+        super().force_login(user, backend)
+        if two_factor.required_for(user):
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = enrol_totp(user).persistent_id
+            session.save()
+
+
+@pytest.fixture
+def client() -> Client:
+    return VerifiedClient()
+
+
+@pytest.fixture
+def admin_client(admin_user: User) -> Client:
+    client = VerifiedClient()
+    client.force_login(admin_user)
+    return client
 
 
 def _person(username: str, first: str, last: str, group: str | None, **extra: Any) -> User:

@@ -6,7 +6,8 @@ import pytest
 
 from incidents import services
 from incidents.models import Component, IncidentUpdate
-from tests.conftest import ARTIFACTS, PASSWORD
+from people import two_factor
+from tests.conftest import ARTIFACTS, PASSWORD, enrol_totp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,6 +27,7 @@ def test_a_publisher_composes_previews_and_publishes_a_signed_update(
     body = "We found why some renewals were charged twice and are stopping it now. Sorry for the trouble."
     ARTIFACTS.mkdir(exist_ok=True)
 
+    device = enrol_totp(publisher)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -35,6 +37,10 @@ def test_a_publisher_composes_previews_and_publishes_a_signed_update(
     page.fill("#id_username", publisher.username)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
+    # A publisher signs in in two steps: the code her authenticator app shows.
+    expect(page.get_by_role("heading", name="Second step: your code")).to_be_visible()
+    page.get_by_label("Code").fill(two_factor.totp_code(device))
+    page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Open incidents")).to_be_visible()
 
     # Compose.

@@ -1,4 +1,5 @@
-"""Re-encrypt every stored private signing key with the first of STATUSHUB_KEY_ENCRYPTION_KEYS.
+"""Re-encrypt every stored private signing key (and authenticator-app key) with the first of
+STATUSHUB_KEY_ENCRYPTION_KEYS.
 
 Rotation: put the new Fernet key first in the list (keep the old one after it), run this, then drop the old key.
 """
@@ -10,6 +11,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from incidents.models import SigningKey
+from people.models import TOTPDevice
+from statushub.lib.secrets import decrypt_json, encrypt_json
 from statushub.lib.signing import reencrypt_private_key
 
 
@@ -27,3 +30,10 @@ class Command(BaseCommand):
                 if done % 50 == 0 or done == total:
                     self.stdout.write(f"re-encrypted {done}/{total}")
         self.stdout.write(self.style.SUCCESS(f"{total} private key(s) now encrypted with the primary key."))
+        # Authenticator keys too: dropping the old key would otherwise lock every publisher out.
+        with transaction.atomic():
+            devices = TOTPDevice.objects.select_for_update()
+            for device in devices:
+                device.encrypted_key = encrypt_json(decrypt_json(device.encrypted_key, keys), keys)
+                device.save(update_fields=["encrypted_key"])
+        self.stdout.write(self.style.SUCCESS(f"{len(devices)} authenticator key(s) re-encrypted."))

@@ -25,9 +25,13 @@ from incidents.models import (
     IncidentUpdate,
     SigningKey,
 )
+from people import two_factor
 from people.services import profile_for
 
 DEMO_PASSWORD = "northwind-demo"  # noqa: S105  (printed on purpose: demo only)
+# Publishers and the admin sign in in two steps; the demo's authenticator key is fixed and known, so
+# `manage.py demo_code <login>` prints the code an app would show.
+DEMO_TOTP_KEY = b"northwind-demo-totp!"
 S = Component.Status
 I = Incident.Status  # noqa: E741
 
@@ -85,6 +89,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         for username, first, last, title, group, _ in PEOPLE:
             self.stdout.write(f"  {username:<6} {first} {last}, {title} — {group or 'superuser'}")
+        self.stdout.write(
+            "Publishers and admin also type a code from an authenticator app: "
+            "python manage.py demo_code dana (or priya, admin) prints it."
+        )
         self._subscribers()
         self._alert_sources()
 
@@ -99,7 +107,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             "Demo subscriber: alex@customer.example gets every update; "
-            "read the mails (and unsubscribe in one click) at /subscribe/outbox/ as any staff login."
+            "read the mails (and unsubscribe in one click) at /subscribe/outbox/ as a publisher or communicator."
         )
 
     # --- setup ---------------------------------------------------------------
@@ -129,6 +137,8 @@ class Command(BaseCommand):
             profile = profile_for(user)
             profile.title = TITLES[username]
             profile.save()
+            if group == roles.PUBLISHER or superuser:
+                two_factor.totp_confirm(device=two_factor.totp_start(user=user, key=DEMO_TOTP_KEY))
             if group == roles.PUBLISHER:
                 # Keys older than the seeded history, so every backdated update verifies.
                 signing.key_create(owner=user, at=self.now - timedelta(days=180))
