@@ -312,6 +312,24 @@ class ChaosServices:
         return Answer(200, {"category": {"id": 4, "name": "Status"}})
 
 
+# Each service's own way of saying when to come back (1 s from now): Retry-After (Slack, generic), Mastodon's
+# X-RateLimit-Reset (ISO time), Bluesky's ratelimit-reset and X's x-rate-limit-reset (epoch seconds), Discourse's
+# extras.wait_seconds in the body.
+_RATE_LIMITED_BODY = {"error": "rate limited", "errors": ["You've performed this action too many times."],
+                      "extras": {"wait_seconds": 1}}  # fmt: skip
+
+
+def _rate_limited_headers() -> dict[str, str]:
+    reset = time.time() + 1
+    return {
+        "Retry-After": "1",
+        "X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(reset)),
+        "ratelimit-limit": "3000", "ratelimit-remaining": "0", "ratelimit-reset": str(int(reset) + 1),
+        "x-rate-limit-limit": "200", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(reset) + 1),
+    }  # fmt: skip
+
+
 def _jwt(did: str) -> str:
     import base64
 
@@ -334,10 +352,10 @@ def _handler(fake: ChaosServices) -> type[BaseHTTPRequestHandler]:
                 return
             parts = urlsplit(self.path)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if fault in ("500", "429"):
-                answer = Answer(
-                    int(fault), {"error": "chaos"}, {"Retry-After": "1"} if fault == "429" else {}
-                )
+            if fault == "500":
+                answer = Answer(500, {"error": "chaos"})
+            elif fault == "429":
+                answer = Answer(429, _RATE_LIMITED_BODY, _rate_limited_headers())
             else:
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 try:
