@@ -3,7 +3,7 @@
 Deliveries are written in the publishing transaction and queued on commit. Within one incident's thread on
 one channel they go out in order (a reply needs the post it replies to): a delivery whose turn has not come
 ends its task at once, and the delivery before it queues it when it finishes. A claimed ("sending") delivery
-holds a lease; the sweeper (every 15 s) hands out again what a killed worker, a lost message or a broker outage
+holds a lease; the sweeper (every 10 s) hands out again what a killed worker, a lost message or a broker outage
 left behind: leases run out, queued rows nobody picked up, retries whose message vanished. Transient errors
 retry with exponential backoff and jitter (honouring the service's Retry-After); permanent ones stop at once
 and flag the channel for a human.
@@ -48,7 +48,7 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF = 30 * 60  # seconds
 # A queued delivery (or a due retry) that no worker has picked up after this long lost its message (broker
 # restarted, publish-time queueing failed): the sweeper queues it again.
-QUEUED_GRACE = timedelta(seconds=45)
+QUEUED_GRACE = timedelta(seconds=20)
 
 logger = logging.getLogger(__name__)
 

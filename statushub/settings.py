@@ -70,8 +70,8 @@ STATUSHUB_KEY_ENCRYPTION_KEYS = _key_encryption_keys()
 # First retry delay of a failed delivery; each later retry doubles it (with jitter), up to 30 minutes.
 STATUSHUB_DELIVERY_BACKOFF_SECONDS = float(env_str("STATUSHUB_DELIVERY_BACKOFF_SECONDS", "5") or "5")
 # A claimed delivery's lease, in client timeouts (10 s each): after a worker dies mid-attempt, its thread on that
-# channel waits this long (plus up to one 15 s sweep) before another worker takes the delivery over.
-STATUSHUB_DELIVERY_LEASE_TIMEOUTS = float(env_str("STATUSHUB_DELIVERY_LEASE_TIMEOUTS", "4") or "4")
+# channel waits this long (plus up to one 10 s sweep) before another worker takes the delivery over.
+STATUSHUB_DELIVERY_LEASE_TIMEOUTS = float(env_str("STATUSHUB_DELIVERY_LEASE_TIMEOUTS", "3") or "3")
 # Publishing needs the password re-entered within this many seconds.
 STATUSHUB_REAUTH_SECONDS = env_int("STATUSHUB_REAUTH_SECONDS", 600)
 # Tests and benchmarks point transports at local fakes through hidden channel settings (base_url, api_base);
@@ -294,7 +294,7 @@ CELERY_BEAT_SCHEDULE = {
     # killed worker's thread waits for this (and the lease) rather than for the broker's visibility timeout.
     "sweep-deliveries": {
         "task": "channels.tasks.sweep_deliveries",
-        "schedule": 15.0,
+        "schedule": 10.0,
     },
 }
 

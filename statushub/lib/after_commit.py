@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import partial
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -19,13 +21,15 @@ logger = logging.getLogger(__name__)
 _delayed: ContextVar[list[str] | None] = ContextVar("follow_up_delayed", default=None)
 
 
-class _Hook:
-    def __init__(self, func: Callable[[], object], what: str) -> None:
-        self.func, self.what = func, what
+class _Hook(partial[object]):
+    """The function with its arguments, as ``functools.partial`` (so tests and tools can still see which
+    function a hook calls), run so that a failure is logged and noted instead of raised."""
 
-    def __call__(self) -> None:
+    what = "follow-up work"
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> None:
         try:
-            self.func()
+            super().__call__(*args, **kwargs)
         except Exception:
             logger.warning(
                 "After the commit, %s could not be started; it will be retried.", self.what, exc_info=True
@@ -37,13 +41,16 @@ def after_commit(func: Callable[[], object], *, what: str, once: bool = False) -
     """Run ``func`` once the current transaction commits, on its own (see the module docstring).
 
     ``what`` names the work for the log and the user ("channel deliveries"). ``once``: queue it only if the
-    same function is not queued already in this transaction (e.g. one public-version bump per publish).
+    same call is not queued already in this transaction (e.g. one snapshot refresh per publish).
     """
+    hook = _Hook(func.func, *func.args, **func.keywords) if isinstance(func, partial) else _Hook(func)
+    hook.what = what
     if once and any(
-        isinstance(entry[1], _Hook) and entry[1].func is func for entry in connection.run_on_commit
+        isinstance(entry[1], _Hook) and (entry[1].func, entry[1].args) == (hook.func, hook.args)
+        for entry in connection.run_on_commit
     ):
         return
-    transaction.on_commit(_Hook(func, what), robust=True)
+    transaction.on_commit(hook, robust=True)
 
 
 def follow_up_delayed(what: str) -> None:

@@ -5,6 +5,7 @@ their ETag and the open page's poller sends it back, so "nothing changed" costs 
 read and no database query, however large the history.
 """
 
+import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from contextvars import ContextVar
 from django.core.cache import cache
 
 _KEY = "public-version"
+logger = logging.getLogger(__name__)
 # While the snapshot renders, pages carry this in place of the version; the builder then swaps in a digest of
 # the live region itself (see ``incidents/snapshot.py``).
 SNAPSHOT_PLACEHOLDER = "snapshot-live-tag"
@@ -31,7 +33,13 @@ def snapshot_rendering() -> Iterator[None]:
 def public_version() -> str:
     if _snapshot_rendering.get():
         return SNAPSHOT_PLACEHOLDER
-    version = cache.get(_KEY)
+    try:
+        version = cache.get(_KEY)
+    except Exception:
+        # Redis is down (restarting): the page must still answer. A version nobody holds makes every poll
+        # fetch the page afresh until Redis is back, which costs more but never shows an old state.
+        logger.warning("The public version is unreadable; answering without it", exc_info=True)
+        return "unknown-" + secrets.token_hex(6)
     if version is None:
         # Cache was emptied (restart, eviction): start a new version; clients simply refetch once.
         version = secrets.token_hex(6)
