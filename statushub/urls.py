@@ -36,7 +36,7 @@ admin.site.site_title = "StatusHub admin"
 admin.site.index_title = "Incidents, components and people"
 
 urlpatterns = [
-    path("favicon.ico", favicon),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("manage/tokens/", include("api.manage_urls")),
     path("manage/", include("incidents.manage_urls")),

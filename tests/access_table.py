@@ -83,6 +83,7 @@ ROUTES: dict[str, str] = {
     "feeds:incident-atom": "YYYYY",
     "feeds:incident-rss": "YYYYY",
     "^media/(?P<path>people/[\\w-]+\\.(?P<ext>png|jpg))$": "44444",
+    "favicon": "YYYYY",
     "status:page": "YYYYY",
     "status:live": "YYYYY",
     "status:incident": "YYYYY",
