@@ -12,9 +12,10 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.mail import send_mail
 
 from incidents import services, snapshot, tasks
+from people import two_factor
 from statushub.lib.snapshot_store import snapshot_store
 from statushub.serving import SnapshotApp
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, enrol_totp
 from tests.test_alerts_helpers import make_source
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -138,11 +139,14 @@ def test_team_pages_and_the_admin_break_no_rule_and_htmx_still_works(
     send_mail("Confirm", "Hello", None, ["reader@example.com"], html_message=html)
     incident = site["open"]
     services.note_add(incident=incident, author=publisher, text="Certificate renewed on the edge nodes")
+    device = enrol_totp(admin_user)
     staff = Watched(_context(browser))
     staff.visit(f"{live_server.url}/admin/login/?next=/manage/")
     staff.page.fill("#id_username", admin_user.username)
     staff.page.fill("#id_password", PASSWORD)
     staff.page.click("input[type=submit]")
+    staff.page.get_by_label("Code").fill(two_factor.totp_code(device))  # admins sign in in two steps
+    staff.page.get_by_role("button", name="Continue").click()
     expect(staff.page.get_by_role("heading", name="Open incidents")).to_be_visible()
     staff.assert_clean("/admin/login/ → /manage/")
 

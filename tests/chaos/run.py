@@ -347,6 +347,8 @@ def run(plan: Plan, *, workdir: Path, author: User, make_incident: Callable[...,
         "STATUSHUB_SNAPSHOT_DIR": str(settings.STATUSHUB_SNAPSHOT_DIR),
         "STATUSHUB_DELIVERY_BACKOFF_SECONDS": str(plan.backoff_seconds),
         "STATUSHUB_TRANSPORT_OVERRIDES": "true",
+        # The fake services listen on loopback, which the private-network guard refuses outside the demo.
+        "STATUSHUB_OUTBOUND_ALLOW_NETWORKS": ",".join(settings.STATUSHUB_OUTBOUND_ALLOW_NETWORKS),
     }
     env.pop("CELERY_BROKER_URL", None)
     env.pop("CACHE_REDIS_URL", None)
