@@ -59,8 +59,12 @@ def shot(page: Any, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
     if target := os.environ.get("STATUSHUB_SCREENSHOTS"):
+        from PIL import Image
+
+        # For the README: 256 colours are plenty for these pages and keep the repository small.
         Path(target).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(target) / f"{name}.png"), full_page=True)
+        with Image.open(folder / f"{name}.png") as image:
+            image.convert("RGB").quantize(colors=256).save(Path(target) / f"{name}.png", optimize=True)
 
 
 def log_in(page: Any, base: str, username: str, *, next_url: str = "/manage/") -> None:
