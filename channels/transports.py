@@ -233,14 +233,7 @@ def is_network_error(exc: BaseException) -> bool:
     if outbound.refused_in(exc):
         return False  # the private-network guard refused it: sending again cannot make the address public
     types = _network_error_types()
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen and len(seen) < 8:
-        if isinstance(current, types):
-            return True
-        seen.append(current)
-        current = current.__cause__ or current.__context__ or getattr(current, "original_exception", None)
-    return False
+    return any(isinstance(cause, types) for cause in outbound.causes(exc))
 
 
 # An unknown name, a closed port and a private address read alike (outbound.UNREACHABLE), so that these

@@ -20,7 +20,7 @@ Not guarded: the SMTP relay, PostgreSQL and Redis, whose addresses only the oper
 import ipaddress
 import logging
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,19 +59,22 @@ class Refused(Exception):
         self.host = host  # for the logs only, never shown
 
 
-def refused_in(exc: BaseException) -> bool:
-    """Whether a refusal is the cause of ``exc``, which an SDK may have wrapped in its own errors."""
+def causes(exc: BaseException, limit: int = 12) -> Iterator[BaseException]:
+    """``exc`` and what it wraps, outermost first: SDKs hide the transport's errors in their own."""
     seen: list[BaseException] = []
     current: BaseException | None = exc
-    while current is not None and current not in seen and len(seen) < 12:
-        if isinstance(current, Refused):
-            return True
+    while current is not None and current not in seen and len(seen) < limit:
+        yield current
         seen.append(current)
         following = current.__cause__ or current.__context__ or getattr(current, "original_exception", None)
         if following is None:  # prawcore and Mastodon.py keep the original in args
             following = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
         current = following
-    return False
+
+
+def refused_in(exc: BaseException) -> bool:
+    """Whether a refusal is the cause of ``exc``, which an SDK may have wrapped in its own errors."""
+    return any(isinstance(cause, Refused) for cause in causes(exc))
 
 
 @cache
