@@ -73,6 +73,10 @@ class Delivery(TimeStampedModel):
     # "sending"; once the lease has run out the sweeper hands it to another (the broker's own redelivery, hours
     # later, is not relied on).
     lease_until = models.DateTimeField(null=True, blank=True)
+    # When an attempt first handed the post to the service (set just before the call, so a worker killed during
+    # it leaves it set). Only then may an earlier post exist to look up, and only from then: a retry after
+    # failures that never reached the post skips the lookup, and one that did reads a shorter window.
+    first_send_at = models.DateTimeField(null=True, blank=True)
     # How many worker tasks ran for it (claims, waits, retries, duplicates): the chaos run keeps this low.
     tasks = models.PositiveIntegerField(default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)

@@ -11,6 +11,7 @@ and flag the channel for a human.
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -44,8 +45,13 @@ from people.services import audit_record
 from statushub.lib.after_commit import after_commit
 from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
 
-MAX_ATTEMPTS = 8
-MAX_BACKOFF = 30 * 60  # seconds
+# A channel's retries: waits double from the base (STATUSHUB_DELIVERY_BACKOFF_SECONDS, 5 s) up to three times the
+# base (15 s) and stay there, so a blip costs an update seconds; after 40 attempts (about ten minutes at the
+# default) a service that is down for good ends the delivery and flags the channel. A Retry-After or a rate-limit
+# reset always wins.
+MAX_ATTEMPTS = 40
+RETRY_CAP_IN_BASES = 3
+MAX_BACKOFF = 30 * 60  # seconds: the ceiling of backoff_seconds for mail, webhooks and feeds
 # A queued delivery (or a due retry) that no worker has picked up after this long lost its message (broker
 # restarted, publish-time queueing failed): the sweeper queues it again.
 QUEUED_GRACE = timedelta(seconds=20)
@@ -123,8 +129,8 @@ def deliveries_create(*, update: IncidentUpdate) -> list[Delivery]:
     return deliveries
 
 
-def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
-    base = min(MAX_BACKOFF, settings.STATUSHUB_DELIVERY_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
+def backoff_seconds(attempts: int, retry_after: float | None = None, cap: float = MAX_BACKOFF) -> float:
+    base = min(cap, settings.STATUSHUB_DELIVERY_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
     jittered = base * random.uniform(0.8, 1.2)  # noqa: S311  (spreading retries, not security)
     return max(jittered, retry_after or 0.0)
 
@@ -292,7 +298,9 @@ def _attempt(delivery: Delivery) -> Outcome:
         return _finish(delivery, Delivery.State.DEAD, request=request, last_error=problem)
     try:
         with refusals_are_permanent():
-            sent = _already_sent(delivery, transport, request, thread) or transport.send(request, thread)
+            sent = _already_sent(delivery, transport, request, thread) or _send(
+                delivery, transport, request, thread
+            )
     except TransportError as exc:
         if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
             _flag(channel, exc.message)
@@ -316,7 +324,8 @@ def _failed(delivery: Delivery, exc: TransportError, **fields: object) -> Outcom
     if delivery.attempts >= MAX_ATTEMPTS:
         _flag(delivery.channel, exc.message)
         return _finish(delivery, Delivery.State.DEAD, last_error=exc.message, **fields)
-    wait = backoff_seconds(delivery.attempts, exc.retry_after)
+    cap = RETRY_CAP_IN_BASES * settings.STATUSHUB_DELIVERY_BACKOFF_SECONDS
+    wait = backoff_seconds(delivery.attempts, exc.retry_after, cap=cap)
     outcome = _finish(
         delivery, Delivery.State.FAILED, last_error=exc.message,
         next_attempt_at=timezone.now() + timedelta(seconds=wait), **fields,
@@ -335,20 +344,44 @@ def _already_sent(
     refusal to be looked at (e.g. a Slack app without the history scope) cannot improve by retrying: then the
     post goes out as before, and the log says why it was not looked up first.
     """
-    if delivery.attempts <= 1:
+    if delivery.first_send_at is None:  # no attempt got as far as the post: there is nothing to find
         return None
-    lookup = Lookup(key=f"{delivery.update.public_id}-{delivery.channel_id}", since=delivery.created_at)
+    lookup = Lookup(key=f"{delivery.update.public_id}-{delivery.channel_id}", since=delivery.first_send_at)
+    for tries_left in (1, 0):
+        started = time.monotonic()
+        try:
+            return _find_sent(transport, request, thread, lookup)
+        except TransportError as exc:
+            if exc.permanent:
+                logger.warning(
+                    "delivery %s: could not look for an earlier post (%s)", delivery.pk, exc.message
+                )
+                return None
+            # A read is safe to repeat: one that failed fast (a 500, a reset) is tried again at once, rather
+            # than costing the whole attempt and a backoff. Not a timeout (the lease has room for one) nor a 429.
+            quick = exc.retry_after is None and time.monotonic() - started < transport.timeout / 2
+            if not (tries_left and quick):
+                raise
+            logger.info("delivery %s: looking again after %s", delivery.pk, exc.message)
+    return None
+
+
+def _find_sent(transport: Transport, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
     try:
         return transport.find_sent(request, thread, lookup)
-    except TransportError as exc:
-        if not exc.permanent:
-            raise
-        logger.warning("delivery %s: could not look for an earlier post (%s)", delivery.pk, exc.message)
-        return None
+    except TransportError:
+        raise
     except Exception as exc:
         if is_network_error(exc):
             raise TransportError(f"could not look for the post already sent: {network_problem(exc)}") from exc
         raise
+
+
+def _send(delivery: Delivery, transport: Transport, request: dict[str, Any], thread: Thread) -> Sent:
+    if delivery.first_send_at is None:  # committed before the call: a worker killed during it leaves the mark
+        delivery.first_send_at = timezone.now()
+        Delivery.objects.filter(pk=delivery.pk).update(first_send_at=delivery.first_send_at)
+    return transport.send(request, thread)
 
 
 class ManualPostError(ValueError):

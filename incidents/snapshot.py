@@ -86,6 +86,8 @@ def render(path: str) -> bytes | None:
         return None
     if response.status_code != 200:
         raise RenderError(f"{path} answered {response.status_code}")
+    if response.streaming:  # a file (the favicon)
+        return b"".join(response.streaming_content)
     return bytes(response.content)
 
 
@@ -169,6 +171,7 @@ def site_wide() -> dict[str, bytes]:
     for pk in Component.objects.order_by("pk").values_list("pk", flat=True):
         paths += [reverse("feeds:component-atom", args=[pk]), reverse("feeds:component-rss", args=[pk])]
     paths.append(reverse("status:keys"))
+    paths.append(reverse("favicon"))  # asked of every host, whatever the pages link
     paths += [
         reverse("status:key-pem", args=[kid]) for kid in SigningKey.objects.values_list("kid", flat=True)
     ]

@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from people.models import AuditEvent, Profile, RecoveryCodes, TOTPDevice
+from people.models import AuditEvent, Passkey, Profile, RecoveryCodes, TOTPDevice
 
 
 @admin.register(Profile)
@@ -51,3 +51,9 @@ class SecondFactorAdmin(admin.ModelAdmin):
 
 admin.site.register(TOTPDevice, SecondFactorAdmin)
 admin.site.register(RecoveryCodes, SecondFactorAdmin)
+
+
+@admin.register(Passkey)
+class PasskeyAdmin(SecondFactorAdmin):
+    list_display = ["user", "name", "created_at", "last_used_at"]
+    fields = readonly_fields = ("user", "name", "created_at", "last_used_at")

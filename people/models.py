@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django_otp.models import Device, ThrottlingMixin
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 from statushub.lib.models import TimeStampedModel
 
@@ -103,3 +103,17 @@ class RecoveryCodes(ThrottlingMixin, Device):
         from people.two_factor import recovery_code_use
 
         return recovery_code_use(self, str(token))
+
+
+class Passkey(TimestampMixin, Device):
+    """A passkey or security key (WebAuthn): a key pair made on the person's device, of which we keep only the
+    public half. Nothing here can sign in: a copy of the database holds no secret. The signature counter, where
+    the authenticator keeps one, tells a cloned key (a count that goes back) from the original."""
+
+    credential_id = models.CharField(max_length=1400, unique=True)  # type: ignore[var-annotated]  # base64url
+    public_key = models.BinaryField()  # type: ignore[var-annotated]  # COSE
+    sign_count = models.BigIntegerField(default=0)  # type: ignore[var-annotated]
+    transports = models.JSONField(default=list, blank=True)
+
+    class Meta(Device.Meta):
+        verbose_name = "passkey"

@@ -19,7 +19,7 @@ from django_otp import login as otp_login
 from django_otp.oath import TOTP
 
 from incidents.permissions import PUBLISH
-from people.models import AuditEvent, RecoveryCodes, TOTPDevice
+from people.models import AuditEvent, Passkey, RecoveryCodes, TOTPDevice
 from people.services import audit_record
 from statushub.lib.secrets import decrypt_json, encrypt_json
 
@@ -34,6 +34,11 @@ def required_for(user: Any) -> bool:
 
 def confirmed_totp(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def enrolled(user: User) -> bool:
+    """Whether ``user`` has a second factor: an authenticator app or a passkey."""
+    return confirmed_totp(user) is not None or Passkey.objects.filter(user=user, confirmed=True).exists()
 
 
 def _keys() -> list[str]:

@@ -75,6 +75,8 @@ ROUTES: dict[str, str] = {
     "subscribers:mailgun-inbound": "44444",
     "account:two-factor": "LYYYY",
     "account:recovery-codes": "PPPPP",
+    "account:passkey-add": "PPPPP",
+    "account:passkey-remove": "PPPPP",
     "alerts:receive": "PPPPP",
     "feeds:history-atom": "YYYYY",
     "feeds:history-rss": "YYYYY",
@@ -170,6 +172,14 @@ ADMIN_MODELS: dict[str, dict[str, str]] = {
         "redirect": "LYYYY",
     },
     "people_totpdevice": {
+        "changelist": "LNNNY",
+        "add": "LNNNN",
+        "history": "LNNNY",
+        "delete": "LNNNY",
+        "change": "LNNNY",
+        "redirect": "LYYYY",
+    },
+    "people_passkey": {
         "changelist": "LNNNY",
         "add": "LNNNN",
         "history": "LNNNY",

@@ -14,6 +14,7 @@ from api.services import token_create
 from channels.models import Channel, Delivery
 from incidents import roles, services, signing
 from incidents.models import Component, Incident, IncidentUpdate, UpdateDraft
+from people.models import Passkey
 from subscribers.models import HookSubscription, Subscriber
 from tests.conftest import PASSWORD, enrol_totp
 
@@ -42,6 +43,9 @@ def build_world(publisher: User) -> dict[str, Any]:
     key = signing.key_create(owner=dana)
     source, _ = source_create(by=None, kind="alertmanager", name="Prometheus", slug="prometheus")
     enrol_totp(dana)  # an authenticator and recovery codes, someone else's
+    Passkey.objects.create(
+        user=dana, name="Dana's phone", confirmed=True, credential_id="AAEC", public_key=b"\xa5"
+    )
     Subscriber.objects.create(email="alex@customer.example")
     HookSubscription.objects.create(
         kind="webhook", owner_email="ops@customer.example", target_display="https://hooks.customer.example/…"

@@ -5,6 +5,7 @@ from datetime import timedelta
 import httpx
 import pytest
 import respx
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -112,6 +113,30 @@ def test_it_gives_up_after_the_last_attempt(make_incident, publisher, webhook):
         services.delivery_attempt(delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == ("dead", services.MAX_ATTEMPTS)
+
+
+@respx.mock
+@override_settings(STATUSHUB_DELIVERY_BACKOFF_SECONDS=5)
+def test_retries_come_at_most_15_seconds_apart_and_give_up_after_about_ten_minutes(
+    make_incident, publisher, webhook
+):
+    """A blip at a service (a reset, a 500) costs an update seconds, not minutes: waits double from 5 s up to
+    15 s and stay there. A service down for good still ends the delivery (dead, the channel flagged) about
+    ten minutes in, as when waits kept doubling to five minutes over eight attempts."""
+    respx.post(URL).mock(return_value=httpx.Response(500))
+    delivery = _publish(make_incident(public=False), publisher).deliveries.get()
+    waits = []
+    for _ in range(services.MAX_ATTEMPTS):
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # its retry is due
+        outcome = services.delivery_attempt(delivery.pk)
+        assert outcome is not None
+        if outcome.retry_in is not None:
+            waits.append(outcome.retry_in)
+    delivery.refresh_from_db()
+    assert delivery.state == "dead"
+    assert 4 <= waits[0] <= 6 and 8 <= waits[1] <= 12
+    assert max(waits) <= 15 * 1.2
+    assert 8 * 60 <= sum(waits) <= 13 * 60
 
 
 @respx.mock

@@ -1,5 +1,8 @@
 """Mastodon through Mastodon.py, answered by `responses` at the requests boundary."""
 
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from urllib.parse import parse_qs
 
 import pytest
@@ -73,3 +76,33 @@ def test_it_classifies_mastodon_errors(status, permanent):
     with pytest.raises(TransportError) as failure:
         _send()
     assert failure.value.permanent is permanent
+
+
+@responses.activate
+@pytest.mark.parametrize("server_clock_behind", [0, 300])
+def test_a_429_waits_until_the_instance_says_the_limit_resets(server_clock_behind):
+    """Mastodon says when the limit resets (X-RateLimit-Reset, an ISO time on the server's clock); a fixed
+    minute made every rate-limited update a minute late."""
+    now = time.time() - server_clock_behind
+    reset = datetime.fromtimestamp(now + 7, UTC)
+    responses.post(
+        STATUSES, status=429, json={"error": "Too many requests"},
+        headers={
+            "X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "Date": format_datetime(datetime.fromtimestamp(now, UTC), usegmt=True),
+        },
+    )  # fmt: skip
+    with pytest.raises(TransportError) as failure:
+        _send()
+    assert failure.value.permanent is False
+    assert failure.value.retry_after is not None
+    assert 5 <= failure.value.retry_after <= 8
+
+
+@responses.activate
+def test_a_429_without_a_reset_time_waits_a_minute():
+    responses.post(STATUSES, status=429, json={"error": "Too many requests"})
+    with pytest.raises(TransportError) as failure:
+        _send()
+    assert failure.value.retry_after == 60

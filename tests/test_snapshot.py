@@ -74,6 +74,9 @@ def test_every_file_is_what_the_public_view_answers(site):
             continue
         dynamic = client.get(path)
         assert dynamic.status_code == 200, path
+        if dynamic.streaming:  # the favicon, a file
+            assert stored.body == b"".join(dynamic.streaming_content), path  # type: ignore[attr-defined]
+            continue
         # The poll tag is the only difference: a digest of the live region instead of the cache's counter.
         assert LIVE_V.sub(b"?v=", stored.body) == LIVE_V.sub(b"?v=", dynamic.content), path
 
@@ -465,3 +468,15 @@ def test_a_refresh_writes_the_pages_readers_have_open_before_the_rest(site, publ
     assert writes[1] == {f"/incidents/{incident.pk}/", f"/incidents/{incident.pk}/_live/"}
     page = store.read(f"/incidents/{incident.pk}/")
     assert page is not None and b"Fix is out." in page.body
+
+
+@pytest.mark.django_db
+def test_the_snapshot_and_the_export_answer_favicon_ico_without_the_app(site):
+    """Browsers ask /favicon.ico of every host: the snapshot server (and a static export) answer it too."""
+    snapshot.build(snapshot_store())
+    inner = Inner()
+
+    status, headers, body = wsgi_get(SnapshotApp(inner), "/favicon.ico")
+
+    assert status == 200 and body[:4] == b"\x00\x00\x01\x00"
+    assert headers["Content-Type"] == "image/x-icon" and not inner.calls

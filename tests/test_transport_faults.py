@@ -9,7 +9,7 @@ by design: a lost answer is sent again with the same ``webhook-id`` for the rece
 import http.client
 import ssl
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -170,7 +170,7 @@ def test_a_fault_while_looking_a_bluesky_post_up_is_retried_then_the_post_is_fou
     delivery = _settle(delivery)
 
     assert delivery.state == Delivery.State.DELIVERED, delivery.last_error
-    assert delivery.attempts == 4  # held, lookup 500, lookup reset, found
+    assert delivery.attempts == 3  # held; lookup 500 and at once again, reset; found
     (post,) = _posts(bsky, "Looked up under fire.")
     assert delivery.remote_id == f"{post['uri']}|{post['cid']}"
     lookups = fake.calls("GET", "/bsky/xrpc/com.atproto.repo.getRecord")
@@ -288,7 +288,12 @@ def test_mastodon_past_its_idempotency_hour_looks_the_status_up(fake, make_incid
     delivery = _publish(make_incident(public=False), publisher, "An hour later.")
     _due(delivery)
     services.delivery_attempt(delivery.pk)
-    Delivery.objects.filter(pk=delivery.pk).update(created_at=delivery.created_at - timedelta(minutes=70))
+    delivery.refresh_from_db()
+    assert delivery.first_send_at is not None
+    an_hour_ago = {
+        name: getattr(delivery, name) - timedelta(minutes=70) for name in ("created_at", "first_send_at")
+    }
+    Delivery.objects.filter(pk=delivery.pk).update(**an_hour_ago)  # the key was sent over an hour ago
     masto_keys_forgotten = masto  # the fake keeps keys forever; the lookup must find it before any resend
     posts_before = len(fake.calls(*POST_PATHS["mastodon"]))
 
@@ -376,3 +381,65 @@ def test_the_engine_retries_an_unclassified_network_error_and_stops_on_a_bug(
     services.delivery_attempt(delivery.pk)
     delivery.refresh_from_db()
     assert delivery.state == "dead" and "unexpected error (ValueError)" in delivery.last_error
+
+
+def test_a_worker_killed_before_it_posted_posts_without_looking(fake, make_incident, publisher):
+    """The lookup exists for posts an earlier attempt may have made. One killed before it reached the service
+    made none: reading the timeline then only adds requests that can fail (in the long chaos run, X deliveries
+    that paged through hundreds of other posts failed over and over)."""
+    _, x = _channel("x", fake)
+    delivery = _publish(make_incident(public=False), publisher, "Nothing sent before the kill.")
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state=Delivery.State.SENDING, attempts=1, lease_until=timezone.now() - timedelta(seconds=1)
+    )  # claimed, then the worker died before the post
+
+    delivery = _settle(delivery)
+
+    assert delivery.state == Delivery.State.DELIVERED and delivery.first_send_at is not None
+    assert not fake.calls("GET", f"/x/2/users/{X_USER}/tweets")
+    assert len(_posts(x, "Nothing sent before the kill.")) == 1
+
+
+def test_the_lookup_reads_from_the_first_post_attempt_not_from_the_publish(fake, make_incident, publisher):
+    _, x = _channel("x", fake)
+    fake.inject(*POST_PATHS["x"], Fault("held", HELD))
+    delivery = _publish(make_incident(public=False), publisher, "Looked up from the send.")
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(minutes=30))
+
+    delivery = _settle(delivery)
+
+    assert delivery.state == Delivery.State.DELIVERED, delivery.last_error
+    (lookup,) = fake.calls("GET", f"/x/2/users/{X_USER}/tweets")
+    start = datetime.fromisoformat(lookup.query["start_time"][0].replace("Z", "+00:00"))
+    assert delivery.first_send_at is not None
+    assert timedelta(0) <= delivery.first_send_at - start <= timedelta(minutes=3)  # the clock skew allowed
+    assert len(_posts(x, "Looked up from the send.")) == 1
+
+
+def test_a_lookup_that_fails_fast_is_tried_again_within_the_attempt(fake, make_incident, publisher):
+    """A read is safe to repeat: a 500 while looking costs a second request, not an attempt and a backoff."""
+    _, bsky = _channel("bluesky", fake)
+    fake.inject(*POST_PATHS["bluesky"], Fault("held", HELD))
+    fake.inject("GET", "/bsky/xrpc/com.atproto.repo.getRecord", Fault("error"))
+    delivery = _publish(make_incident(public=False), publisher, "Looked up twice, at once.")
+
+    delivery = _settle(delivery)
+
+    assert delivery.state == Delivery.State.DELIVERED, delivery.last_error
+    assert delivery.attempts == 2  # held; then 500 and found, in one attempt
+    assert len(fake.calls("GET", "/bsky/xrpc/com.atproto.repo.getRecord")) == 2
+    assert len(_posts(bsky, "Looked up twice, at once.")) == 1
+
+
+def test_a_lookup_held_past_the_timeout_is_not_repeated_within_the_attempt(fake, make_incident, publisher):
+    """Two timeouts in one attempt could outlast its lease: a slow lookup waits for the next attempt."""
+    _, bsky = _channel("bluesky", fake)
+    fake.inject(*POST_PATHS["bluesky"], Fault("held", HELD))
+    fake.inject("GET", "/bsky/xrpc/com.atproto.repo.getRecord", Fault("held", HELD))
+    delivery = _publish(make_incident(public=False), publisher, "Looked up slowly.")
+
+    delivery = _settle(delivery)
+
+    assert delivery.state == Delivery.State.DELIVERED, delivery.last_error
+    assert delivery.attempts == 3  # held; lookup held; found
+    assert len(_posts(bsky, "Looked up slowly.")) == 1

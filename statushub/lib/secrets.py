@@ -1,4 +1,5 @@
-"""Secrets at rest (channel credentials): JSON encrypted with the same rotating Fernet keys as signing keys."""
+"""Secrets at rest (channel credentials, hook targets, alert credentials, authenticator keys): JSON encrypted with
+the same rotating Fernet keys as signing keys."""
 
 import json
 from typing import Any
@@ -8,6 +9,16 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 class SecretError(ValueError):
     pass
+
+
+# Every field holding ``encrypt_json`` output, as (model label, field, what it is): ``manage.py
+# rotate_key_encryption`` re-encrypts each with the primary key (tests/test_key_rotation.py fails on one missing).
+ENCRYPTED_JSON_FIELDS = (
+    ("channels.Channel", "encrypted_credentials", "channel credentials"),
+    ("subscribers.HookSubscription", "encrypted_target", "subscriber hook targets"),
+    ("alerts.AlertSource", "encrypted_credentials", "alert source credentials"),
+    ("people.TOTPDevice", "encrypted_key", "authenticator keys"),
+)
 
 
 def _fernet(keys: list[str]) -> MultiFernet:
@@ -30,3 +41,13 @@ def decrypt_json(token: str, keys: list[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SecretError("Stored credentials are not an object.")
     return value
+
+
+def reencrypt_json(token: str, keys: list[str]) -> str:
+    """The same secret, encrypted with the first of ``keys`` (any of them may decrypt it now)."""
+    if not token:
+        return token
+    try:
+        return _fernet(keys).rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise SecretError("None of the configured keys decrypts these credentials.") from exc

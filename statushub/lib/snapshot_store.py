@@ -57,6 +57,7 @@ CONTENT_TYPES = {
     ".atom": "application/atom+xml; charset=utf-8",
     ".rss": "application/rss+xml; charset=utf-8",
     ".pem": "application/x-pem-file",
+    ".ico": "image/x-icon",
 }
 # Signed statements have no extension: their bytes are exactly what was signed.
 DEFAULT_CONTENT_TYPE = "application/octet-stream"

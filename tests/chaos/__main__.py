@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from tests.chaos.run import Plan
+from tests.chaos.plan import Plan
 
 LONG = Plan(
     updates=320, incidents=40, workers=2, kills=11, broker_restarts=3, db_drops=3, publish_seconds=240.0,

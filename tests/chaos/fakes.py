@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -121,7 +122,7 @@ class ChaosServices:
         if rest == "chat.postMessage":
             text = json.dumps(args.get("blocks") or "") + str(args.get("text", ""))
             post = self._store(
-                "slack", text, id=f"{1700000000 + self._next_id()}.000100", parent=str(args.get("thread_ts") or ""),
+                "slack", text, id=f"{int(time.time())}.{self._next_id():06d}", parent=str(args.get("thread_ts") or ""),
                 channel=channel, metadata=args.get("metadata"),
             )  # fmt: skip
             return Answer(
@@ -148,7 +149,7 @@ class ChaosServices:
     def _mastodon(self, method: str, rest: str, args: dict[str, Any], headers: Any, body: bytes) -> Answer:
         def status(post: Post) -> dict[str, Any]:
             return {"id": post.id, "url": f"{self.base}/mastodon/@northwind/{post.id}", "content": post.text,
-                    "in_reply_to_id": post.parent or None, "created_at": "2026-12-03T08:00:00.000Z"}  # fmt: skip
+                    "in_reply_to_id": post.parent or None, "created_at": _iso(post.at)}  # fmt: skip
 
         if method == "POST" and rest == "api/v1/statuses":
             key = headers.get("Idempotency-Key") or ""
@@ -209,6 +210,9 @@ class ChaosServices:
             newest = sorted(mine, key=lambda p: int(p.id), reverse=True)
             if args.get("since_id"):
                 newest = [p for p in newest if int(p.id) > int(args["since_id"])]
+            if args.get("start_time"):  # ISO 8601, whole seconds: X's own filter, as the lookups use it
+                start_at = datetime.fromisoformat(str(args["start_time"]).replace("Z", "+00:00")).timestamp()
+                newest = [p for p in newest if p.at >= start_at]
             start = int(args.get("pagination_token") or 0)
             size = int(args.get("max_results") or 10)
             page = newest[start : start + size]
@@ -217,7 +221,8 @@ class ChaosServices:
                 meta |= {"newest_id": page[0].id, "oldest_id": page[-1].id}
             if start + size < len(newest):
                 meta["next_token"] = str(start + size)
-            return Answer(200, {"data": [{"id": p.id, "text": p.text} for p in page], "meta": meta} if page
+            shown = [{"id": p.id, "text": p.text, "created_at": _iso(p.at)} for p in page]
+            return Answer(200, {"data": shown, "meta": meta} if page
                           else {"meta": meta})  # fmt: skip
         return Answer(404, {"title": "Not Found Error", "status": 404})
 
@@ -254,7 +259,7 @@ class ChaosServices:
             paging: dict[str, Any] = {"cursors": {"before": str(start), "after": str(start + len(chunk))}}
             if start + size < len(rows):
                 paging["next"] = f"{self.base}/fb/{rest}?after={start + size}&limit={size}"
-            data = [{"id": p.id, "message": p.extra.get("message", p.text), "created_time": "2026-12-03T08:00:00+0000",
+            data = [{"id": p.id, "message": p.extra.get("message", p.text), "created_time": _iso(p.at, "+0000"),
                      "permalink_url": f"https://www.facebook.com/{p.id}"} for p in chunk]  # fmt: skip
             return Answer(200, {"data": data, "paging": paging})
         return Answer(200, {"id": node, "name": "Northwind"})
@@ -328,6 +333,11 @@ def _rate_limited_headers() -> dict[str, str]:
         "ratelimit-limit": "3000", "ratelimit-remaining": "0", "ratelimit-reset": str(int(reset) + 1),
         "x-rate-limit-limit": "200", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(reset) + 1),
     }  # fmt: skip
+
+
+def _iso(at: float, zone: str = ".000Z") -> str:
+    """When a post was made, as the services write it (Mastodon: ``…00.000Z``, Facebook: ``…00+0000``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + zone
 
 
 def _jwt(did: str) -> str:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import redis
@@ -35,36 +34,13 @@ from incidents.models import Incident, IncidentUpdate
 from statushub.celery import app as celery_app
 from statushub.lib.after_commit import watching_follow_up
 from tests.chaos.fakes import ChaosServices, chaos_services
+from tests.chaos.plan import Plan
 from tests.conftest import collect_static_for_subprocesses, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Channels whose service lets a lost answer be looked up, so a duplicate post is a bug (the webhook cannot: a
 # receiver sees the same ``webhook-id`` again and is expected to drop it).
 LOOKUP = ("slack", "mastodon", "bluesky", "x", "facebook", "discourse")
-
-
-@dataclass
-class Plan:
-    updates: int = 16
-    incidents: int = 4
-    fault_rate: float = 0.3
-    workers: int = 2
-    kills: int = 1
-    broker_restarts: int = 1
-    db_drops: int = 1
-    publish_seconds: float = 8.0
-    backoff_seconds: float = 1.0
-    settle_limit: float = 120.0
-    seed: int = 11
-
-    @classmethod
-    def from_env(cls, **defaults: Any) -> "Plan":
-        plan = cls(**defaults)
-        for name, value in vars(plan).items():
-            raw = os.environ.get(f"STATUSHUB_CHAOS_{name.upper()}")
-            if raw:
-                setattr(plan, name, type(value)(raw))
-        return plan
 
 
 @dataclass

@@ -7,6 +7,7 @@ answered with the status already made. Later than that, the engine first looks t
 statuses since the delivery began for one linking to this update.
 """
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,12 +98,13 @@ class MastodonTransport(Transport):
     def send(self, request: dict[str, Any], thread: Thread) -> Sent:
         api = self._api(request["instance"])
         status = self._call(
+            api,
             lambda: api.status_post(
                 request["status"],
                 in_reply_to_id=request["in_reply_to_id"],
                 visibility=request["visibility"],
                 idempotency_key=request["idempotency_key"],
-            )
+            ),
         )
         return Sent(remote_id=str(status["id"]), remote_url=str(status.get("url") or ""))
 
@@ -113,14 +115,15 @@ class MastodonTransport(Transport):
             return None
         link = str(request["status"]).rsplit("\n", 1)[-1].strip()
         api = self._api(request["instance"])
-        account = self._call(api.account_verify_credentials)
+        account = self._call(api, api.account_verify_credentials)
         since = lookup.since - CLOCK_SKEW
         max_id = None
         for _ in range(MAX_PAGES):
             page = self._call(
+                api,
                 lambda before=max_id: api.account_statuses(  # type: ignore[misc]
                     account["id"], since_id=since, max_id=before, limit=40, exclude_reblogs=True
-                )
+                ),
             )
             for status in page:
                 if link and link in str(status.get("content", "")):
@@ -132,18 +135,18 @@ class MastodonTransport(Transport):
 
     def check(self) -> str:
         api = self._api(self.config["instance"])
-        account = self._call(api.account_verify_credentials)
+        account = self._call(api, api.account_verify_credentials)
         host = self.config["instance"].split("//")[-1].rstrip("/")
         return f"@{account['acct']} on {host}"
 
     @staticmethod
-    def _call(call: Callable[[], Any]) -> Any:
+    def _call(api: Mastodon, call: Callable[[], Any]) -> Any:
         try:
             return call()
         except (MastodonUnauthorizedError, MastodonNotFoundError) as exc:
             raise TransportError(f"Mastodon refused: {exc}", permanent=True) from exc
         except MastodonRatelimitError as exc:
-            raise TransportError("Mastodon rate limit reached", retry_after=60) from exc
+            raise TransportError("Mastodon rate limit reached", retry_after=_until_reset(api)) from exc
         except MastodonNetworkError as exc:
             raise TransportError(f"could not reach Mastodon: {network_problem(exc)}") from exc
         except MastodonServerError as exc:
@@ -154,3 +157,12 @@ class MastodonTransport(Transport):
             if is_network_error(exc):
                 raise TransportError(f"could not reach Mastodon: {network_problem(exc)}") from exc
             raise
+
+
+def _until_reset(api: Mastodon) -> float:
+    """Seconds until the limit resets, as the instance said (X-RateLimit-Reset, which Mastodon.py reads and
+    moves onto our clock by the answer's Date); a minute when it did not say."""
+    reset = getattr(api, "ratelimit_reset", None)
+    if not isinstance(reset, int | float):
+        return 60.0
+    return min(15 * 60.0, max(1.0, reset - time.time()))

@@ -317,6 +317,8 @@ def _refused(exc: tweepy.HTTPException) -> TransportError:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 50:
+        return f"{max(1, round(seconds))} seconds"
     minutes = round(seconds / 60)
     if minutes < 2:
         return "a minute"
