@@ -77,6 +77,7 @@ class Delivery(TimeStampedModel):
     # it leaves it set). Only then may an earlier post exist to look up, and only from then: a retry after
     # failures that never reached the post skips the lookup, and one that did reads a shorter window.
     first_send_at = models.DateTimeField(null=True, blank=True)
+    last_send_at = models.DateTimeField(null=True, blank=True)  # when the latest such call began
     # How many worker tasks ran for it (claims, waits, retries, duplicates): the chaos run keeps this low.
     tasks = models.PositiveIntegerField(default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)

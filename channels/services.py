@@ -51,6 +51,7 @@ from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
 # reset always wins.
 MAX_ATTEMPTS = 40
 RETRY_CAP_IN_BASES = 3
+LOOKUP_TRIES = 4  # within one attempt, for lookups that fail fast
 MAX_BACKOFF = 30 * 60  # seconds: the ceiling of backoff_seconds for mail, webhooks and feeds
 # A queued delivery (or a due retry) that no worker has picked up after this long lost its message (broker
 # restarted, publish-time queueing failed): the sweeper queues it again.
@@ -346,9 +347,13 @@ def _already_sent(
     """
     if delivery.first_send_at is None:  # no attempt got as far as the post: there is nothing to find
         return None
-    lookup = Lookup(key=f"{delivery.update.public_id}-{delivery.channel_id}", since=delivery.first_send_at)
-    for tries_left in (1, 0):
-        started = time.monotonic()
+    # A post is made while its request is in flight: by the end of that attempt's lease at the latest.
+    until = delivery.last_send_at + lease_for(delivery.channel) if delivery.last_send_at else None
+    lookup = Lookup(
+        key=f"{delivery.update.public_id}-{delivery.channel_id}", since=delivery.first_send_at, until=until
+    )
+    started = time.monotonic()
+    for tries_left in range(LOOKUP_TRIES - 1, -1, -1):
         try:
             return _find_sent(transport, request, thread, lookup)
         except TransportError as exc:
@@ -358,8 +363,9 @@ def _already_sent(
                 )
                 return None
             # A read is safe to repeat: one that failed fast (a 500, a reset) is tried again at once, rather
-            # than costing the whole attempt and a backoff. Not a timeout (the lease has room for one) nor a 429.
-            quick = exc.retry_after is None and time.monotonic() - started < transport.timeout / 2
+            # than costing the whole attempt and a backoff, while the lookups have taken less than one client
+            # timeout (the lease leaves room for one more, and the post). Never after a 429.
+            quick = exc.retry_after is None and time.monotonic() - started < transport.timeout
             if not (tries_left and quick):
                 raise
             logger.info("delivery %s: looking again after %s", delivery.pk, exc.message)
@@ -378,9 +384,12 @@ def _find_sent(transport: Transport, request: dict[str, Any], thread: Thread, lo
 
 
 def _send(delivery: Delivery, transport: Transport, request: dict[str, Any], thread: Thread) -> Sent:
-    if delivery.first_send_at is None:  # committed before the call: a worker killed during it leaves the mark
-        delivery.first_send_at = timezone.now()
-        Delivery.objects.filter(pk=delivery.pk).update(first_send_at=delivery.first_send_at)
+    # Committed before the call: a worker killed during it leaves the marks.
+    delivery.last_send_at = timezone.now()
+    delivery.first_send_at = delivery.first_send_at or delivery.last_send_at
+    Delivery.objects.filter(pk=delivery.pk).update(
+        first_send_at=delivery.first_send_at, last_send_at=delivery.last_send_at
+    )
     return transport.send(request, thread)
 
 

@@ -77,11 +77,14 @@ class Lookup:
     """What identifies a delivery's post when looking for it after an attempt whose outcome is unknown.
 
     ``key`` is the delivery's idempotency key (also written into the post where the service keeps metadata);
-    ``since`` is when the delivery was created: no earlier post can be ours.
+    ``since`` is when an attempt first handed the post to the service: no earlier post can be ours. ``until``,
+    when known, is when the last such attempt was over: no later post can be ours either (a transport that can
+    bound its search by it reads fewer pages, however long the delivery has been retrying).
     """
 
     key: str
     since: datetime
+    until: datetime | None = None
 
 
 class SessionStore(Protocol):

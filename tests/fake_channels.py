@@ -173,7 +173,13 @@ def install_x(fake: FakeServices, prefix: str = "/x") -> Service:
             if start
             else datetime.min.replace(tzinfo=UTC)
         )
-        newest = sorted((p for p in x.posts if p["created_at"] >= since), key=lambda p: p["id"], reverse=True)
+        end = _param(seen, "end_time")
+        until = (
+            datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.max.replace(tzinfo=UTC)
+        )
+        newest = sorted(
+            (p for p in x.posts if since <= p["created_at"] <= until), key=lambda p: p["id"], reverse=True
+        )
         chunk, cursor = _page(
             newest, seen, limit_name="max_results", cursor_name="pagination_token", default=10
         )

@@ -443,3 +443,30 @@ def test_a_lookup_held_past_the_timeout_is_not_repeated_within_the_attempt(fake,
     assert delivery.state == Delivery.State.DELIVERED, delivery.last_error
     assert delivery.attempts == 3  # held; lookup held; found
     assert len(_posts(bsky, "Looked up slowly.")) == 1
+
+
+def test_a_long_retried_x_lookup_reads_only_the_window_its_posts_could_be_in(fake, make_incident, publisher):
+    """Retrying for minutes while the account kept posting made every lookup page through all of it: the
+    search ends where the last attempt that posted ended (``end_time``)."""
+    _, x = _channel("x", fake)
+    fake.inject(*POST_PATHS["x"], Fault("held", HELD))
+    delivery = _publish(make_incident(public=False), publisher, "Posted long ago, looked up now.")
+    _due(delivery)
+    services.delivery_attempt(delivery.pk)
+    delivery.refresh_from_db()
+    sent_at = delivery.last_send_at
+    assert sent_at is not None and delivery.first_send_at == sent_at
+    ago = {
+        name: getattr(delivery, name) - timedelta(minutes=20) for name in ("first_send_at", "last_send_at")
+    }
+    Delivery.objects.filter(pk=delivery.pk).update(**ago)  # that attempt was 20 minutes ago
+    (post,) = _posts(x, "Posted long ago, looked up now.")
+    post["created_at"] -= timedelta(minutes=20)
+
+    delivery = _settle(delivery)
+
+    assert delivery.state == Delivery.State.DELIVERED, delivery.last_error
+    (lookup,) = fake.calls("GET", f"/x/2/users/{X_USER}/tweets")
+    end = datetime.fromisoformat(lookup.query["end_time"][0].replace("Z", "+00:00"))
+    assert timedelta(minutes=15) < timezone.now() - end < timedelta(minutes=20)
+    assert delivery.remote_id == post["id"] and len(fake.calls(*POST_PATHS["x"])) == 1  # found, not resent

@@ -213,6 +213,9 @@ class ChaosServices:
             if args.get("start_time"):  # ISO 8601, whole seconds: X's own filter, as the lookups use it
                 start_at = datetime.fromisoformat(str(args["start_time"]).replace("Z", "+00:00")).timestamp()
                 newest = [p for p in newest if p.at >= start_at]
+            if args.get("end_time"):
+                end_at = datetime.fromisoformat(str(args["end_time"]).replace("Z", "+00:00")).timestamp()
+                newest = [p for p in newest if p.at <= end_at]
             start = int(args.get("pagination_token") or 0)
             size = int(args.get("max_results") or 10)
             page = newest[start : start + size]

@@ -186,20 +186,26 @@ class XTransport(Transport):
 
     def find_sent(self, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
         with self._client() as client:
-            return self._search(client, request, lookup.since - CLOCK_SKEW)
+            until = lookup.until + CLOCK_SKEW if lookup.until else None
+            return self._search(client, request, lookup.since - CLOCK_SKEW, until)
 
-    def _search(self, client: tweepy.Client, request: dict[str, Any], since: datetime) -> Sent | None:
-        """Our post with these words on the account's timeline since ``since``, every page of it (other posts
-        may have gone out since: the latest few are not enough)."""
+    def _search(
+        self, client: tweepy.Client, request: dict[str, Any], since: datetime, until: datetime | None = None
+    ) -> Sent | None:
+        """Our post with these words on the account's timeline since ``since`` (and until ``until``, when the
+        attempts that could have made it are known to be over), every page of it: other posts may have gone
+        out since, the latest few are not enough."""
         user_id = str(self.config.get("user_id") or "")
         if not user_id:
             user_id = str((self._call(lambda: client.get_me(user_auth=True)).get("data") or {}).get("id", ""))
         start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # X refuses an end_time later than 10 s before now.
+        end = until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if until and until < _recent() else None
         token: str | None = None
         for _ in range(MAX_PAGES):
             page = self._call(
                 lambda after=token: client.get_users_tweets(  # type: ignore[misc]
-                    user_id, max_results=PAGE, start_time=start, pagination_token=after,
+                    user_id, max_results=PAGE, start_time=start, end_time=end, pagination_token=after,
                     tweet_fields=["entities", "created_at"], user_auth=True,
                 )
             )  # fmt: skip
@@ -314,6 +320,10 @@ def _refused(exc: tweepy.HTTPException) -> TransportError:
             permanent=True,
         )
     return TransportError(f"X refused the request (HTTP {status}: {_detail(exc)}).", permanent=True)
+
+
+def _recent() -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=15)
 
 
 def _duration(seconds: float) -> str:
