@@ -51,6 +51,7 @@ def test_a_publisher_turns_on_two_step_sign_in_with_a_passkey_and_signs_in_with_
 
         context.clear_cookies()  # signed out
         _password(page, base, publisher.username)
+        expect(page.get_by_role("heading", name="Second step: your passkey or code")).to_be_visible()
         page.get_by_role("button", name="Use a passkey").click()
         page.wait_for_url(lambda url: url.rstrip("/").endswith("/manage"))
         expect(page.get_by_role("link", name="Incidents").first).to_be_visible()
