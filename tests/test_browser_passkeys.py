@@ -58,6 +58,7 @@ def test_a_publisher_turns_on_two_step_sign_in_with_a_passkey_and_signs_in_with_
         assert Passkey.objects.get(user=publisher).last_used_at is not None
 
         page.goto(base + "/account/two-factor/")
-        expect(page.get_by_role("cell", name="Priya's laptop")).to_be_visible()
+        expect(page.get_by_role("cell", name="Priya's laptop", exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name="Remove Priya's laptop")).to_be_visible()
     finally:
         context.close()
