@@ -347,8 +347,9 @@ def _already_sent(
     """
     if delivery.first_send_at is None:  # no attempt got as far as the post: there is nothing to find
         return None
-    # A post is made while its request is in flight: by the end of that attempt's lease at the latest.
-    until = delivery.last_send_at + lease_for(delivery.channel) if delivery.last_send_at else None
+    # A post is made within the lease its call renewed; one client timeout more for a slow service.
+    lease = lease_for(delivery.channel) + timedelta(seconds=transport.timeout)
+    until = delivery.last_send_at + lease if delivery.last_send_at else None
     lookup = Lookup(
         key=f"{delivery.update.public_id}-{delivery.channel_id}", since=delivery.first_send_at, until=until
     )
@@ -384,12 +385,19 @@ def _find_sent(transport: Transport, request: dict[str, Any], thread: Thread, lo
 
 
 def _send(delivery: Delivery, transport: Transport, request: dict[str, Any], thread: Thread) -> Sent:
-    # Committed before the call: a worker killed during it leaves the marks.
-    delivery.last_send_at = timezone.now()
-    delivery.first_send_at = delivery.first_send_at or delivery.last_send_at
-    Delivery.objects.filter(pk=delivery.pk).update(
-        first_send_at=delivery.first_send_at, last_send_at=delivery.last_send_at
-    )
+    """Post, only while this worker still holds the delivery: its lease renewed for the call, and the marks
+    of a post attempt committed before it (a worker killed during the call leaves them). An attempt whose
+    lookups ran past its lease may have been handed to another worker: it posts nothing."""
+    now = timezone.now()
+    held = Delivery.objects.filter(
+        pk=delivery.pk, state=Delivery.State.SENDING, attempts=delivery.attempts, lease_until__gt=now
+    ).update(
+        first_send_at=delivery.first_send_at or now, last_send_at=now,
+        lease_until=now + lease_for(delivery.channel),
+    )  # fmt: skip
+    if not held:
+        raise TransportError("The attempt ran out of time before posting; the next one looks first.")
+    delivery.first_send_at, delivery.last_send_at = delivery.first_send_at or now, now
     return transport.send(request, thread)
 
 

@@ -87,7 +87,12 @@ def render(path: str) -> bytes | None:
     if response.status_code != 200:
         raise RenderError(f"{path} answered {response.status_code}")
     if response.streaming:  # a file (the favicon)
-        return b"".join(response.streaming_content)
+        try:
+            return b"".join(response.streaming_content)
+        finally:
+            # Not response.close(): that sends request_finished, which closes this thread's database connection.
+            if (stream := getattr(response, "file_to_stream", None)) is not None:
+                stream.close()
     return bytes(response.content)
 
 

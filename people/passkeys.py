@@ -7,6 +7,7 @@ is the host the person signed in on, so a passkey made on ``status.example.com``
 """
 
 import json
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,7 +85,7 @@ def creation_options(request: HttpRequest, user: User) -> dict[str, Any]:
         ),
         timeout=TIMEOUT_MS,
     )
-    request.session[CREATE] = bytes_to_base64url(options.challenge)
+    request.session[CREATE] = [bytes_to_base64url(options.challenge), time.time()]
     return dict(json.loads(options_to_json(options)))
 
 
@@ -100,15 +101,16 @@ def request_options(request: HttpRequest, user: User) -> dict[str, Any] | None:
         user_verification=UserVerificationRequirement.PREFERRED,
         timeout=TIMEOUT_MS,
     )
-    request.session[GET] = bytes_to_base64url(options.challenge)
+    request.session[GET] = [bytes_to_base64url(options.challenge), time.time()]
     return dict(json.loads(options_to_json(options)))
 
 
 def _challenge(request: HttpRequest, key: str) -> bytes:
-    challenge = request.session.pop(key, None)  # one answer per challenge
-    if not challenge:
+    kept = request.session.pop(key, None)  # one answer per challenge
+    # Good while the browser's prompt is (two minutes), and a minute more for a slow network.
+    if not (isinstance(kept, list) and len(kept) == 2 and time.time() - kept[1] < TIMEOUT_MS / 1000 + 60):
         raise PasskeyError("That passkey request has expired: try again.")
-    return base64url_to_bytes(challenge)
+    return base64url_to_bytes(kept[0])
 
 
 def register(*, request: HttpRequest, user: User, credential: str, name: str) -> Passkey:
@@ -119,7 +121,8 @@ def register(*, request: HttpRequest, user: User, credential: str, name: str) ->
         verified = verify_registration_response(
             credential=credential, expected_challenge=expected, expected_rp_id=rp_id, expected_origin=origin
         )
-        transports = json.loads(credential).get("response", {}).get("transports") or []
+        listed = json.loads(credential).get("response", {}).get("transports")
+        transports = listed if isinstance(listed, list) else []
     except (WebAuthnException, ValueError, TypeError, AttributeError) as exc:
         raise PasskeyError(f"The passkey could not be checked ({exc}). Try again.") from exc
     try:

@@ -470,3 +470,29 @@ def test_a_long_retried_x_lookup_reads_only_the_window_its_posts_could_be_in(fak
     end = datetime.fromisoformat(lookup.query["end_time"][0].replace("Z", "+00:00"))
     assert timedelta(minutes=15) < timezone.now() - end < timedelta(minutes=20)
     assert delivery.remote_id == post["id"] and len(fake.calls(*POST_PATHS["x"])) == 1  # found, not resent
+
+
+def test_an_attempt_whose_lookups_outlast_its_lease_posts_nothing(
+    fake, make_incident, publisher, monkeypatch
+):
+    """Lookups that ran past the lease may have let the sweeper hand the delivery to another worker: posting
+    then would race that worker's post. The late attempt gives up before the post call."""
+    from channels.integrations.x.transport import XTransport
+
+    _, x = _channel("x", fake)
+    fake.inject(*POST_PATHS["x"], Fault("error"))
+    delivery = _publish(make_incident(public=False), publisher, "Slow lookups.")
+    services.delivery_attempt(delivery.pk)  # the post call got a 500: the next attempt looks first
+    _due(delivery)
+
+    def slow_lookup(self, request, thread, lookup):
+        Delivery.objects.filter(pk=delivery.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+        return None
+
+    monkeypatch.setattr(XTransport, "find_sent", slow_lookup)
+    outcome = services.delivery_attempt(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert outcome is not None and outcome.retry_in is not None
+    assert "ran out of time" in delivery.last_error
+    assert len(fake.calls(*POST_PATHS["x"])) == 1 and not _posts(x, "Slow lookups.")
