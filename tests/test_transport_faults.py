@@ -74,6 +74,14 @@ def _due(delivery: Delivery) -> None:
     )
 
 
+def _backdate(delivery: Delivery, minutes: int, *fields: str) -> None:
+    """Those times of the delivery were ``minutes`` earlier: it has been retrying that long."""
+    delivery.refresh_from_db()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        **{name: getattr(delivery, name) - timedelta(minutes=minutes) for name in fields}
+    )
+
+
 def _settle(delivery: Delivery, tries: int = 6) -> Delivery:
     """Work the delivery as the worker would, without waiting out the backoff."""
     for _ in range(tries):
@@ -288,12 +296,7 @@ def test_mastodon_past_its_idempotency_hour_looks_the_status_up(fake, make_incid
     delivery = _publish(make_incident(public=False), publisher, "An hour later.")
     _due(delivery)
     services.delivery_attempt(delivery.pk)
-    delivery.refresh_from_db()
-    assert delivery.first_send_at is not None
-    an_hour_ago = {
-        name: getattr(delivery, name) - timedelta(minutes=70) for name in ("created_at", "first_send_at")
-    }
-    Delivery.objects.filter(pk=delivery.pk).update(**an_hour_ago)  # the key was sent over an hour ago
+    _backdate(delivery, 70, "created_at", "first_send_at")  # the key was sent over an hour ago
     masto_keys_forgotten = masto  # the fake keeps keys forever; the lookup must find it before any resend
     posts_before = len(fake.calls(*POST_PATHS["mastodon"]))
 
@@ -454,12 +457,8 @@ def test_a_long_retried_x_lookup_reads_only_the_window_its_posts_could_be_in(fak
     _due(delivery)
     services.delivery_attempt(delivery.pk)
     delivery.refresh_from_db()
-    sent_at = delivery.last_send_at
-    assert sent_at is not None and delivery.first_send_at == sent_at
-    ago = {
-        name: getattr(delivery, name) - timedelta(minutes=20) for name in ("first_send_at", "last_send_at")
-    }
-    Delivery.objects.filter(pk=delivery.pk).update(**ago)  # that attempt was 20 minutes ago
+    assert delivery.last_send_at is not None and delivery.first_send_at == delivery.last_send_at
+    _backdate(delivery, 20, "first_send_at", "last_send_at")  # that attempt was 20 minutes ago
     (post,) = _posts(x, "Posted long ago, looked up now.")
     post["created_at"] -= timedelta(minutes=20)
 
