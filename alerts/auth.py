@@ -5,7 +5,7 @@
   as the password of HTTP basic auth (any user name). Only the token's SHA-256 is stored.
 - The generic format is signed per Standard Webhooks (https://www.standardwebhooks.com/): ``webhook-id``,
   ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, the scheme
-  our outbound webhooks use (``channels.integrations.webhook.transport.sign``). A timestamp further than the
+  our outbound webhooks use (``integrations.webhook.transport.sign``). A timestamp further than the
   tolerance from our clock is refused, so a captured request cannot be replayed later.
 """
 
@@ -19,7 +19,7 @@ import time
 
 from django.http import HttpRequest
 
-from channels.integrations.webhook.transport import sign
+from integrations.webhook.transport import sign
 
 TOKEN_PREFIX = "shalert_"  # noqa: S105 (a marker secret scanners and people recognise, not a secret)
 _ALPHABET = string.ascii_letters + string.digits

@@ -4,7 +4,6 @@ Run on Celery after the commit (``alerts.tasks``), never in the webhook's reques
 (whoever has it can post to the channel): it is never logged or put in an error message.
 """
 
-import httpx
 from django.conf import settings
 from django.core import mail
 from django.template.loader import render_to_string
@@ -12,18 +11,11 @@ from django.urls import reverse
 
 from alerts import selectors
 from alerts.models import AlertSource
-from channels.transports import tls_context
 from incidents.documents import absolute
 from incidents.models import Component, Incident, UpdateDraft
-from statushub.lib import outbound
+from integrations.slack import incoming as slack_incoming
 
 SLACK_TIMEOUT = 10.0
-
-
-class NotifyError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 def _slack_escape(text: str) -> str:
@@ -73,25 +65,8 @@ def slack_text(incident: Incident, source: AlertSource) -> str:
 
 
 def send_slack(url: str, text: str) -> None:
-    """POST ``{"text": …}`` to an incoming webhook (https://api.slack.com/messaging/webhooks)."""
-    try:
-        # Any https address an admin typed: checked like every outbound call, when connecting.
-        with outbound.client(timeout=SLACK_TIMEOUT, verify=tls_context()) as client:
-            response = client.post(
-                url, json={"text": text}, headers={"User-Agent": "StatusHub/0.1 (+status page)"}
-            )
-    except outbound.Refused as exc:
-        raise NotifyError(f"Slack could not be reached: {outbound.UNREACHABLE}.", permanent=True) from exc
-    except httpx.TimeoutException as exc:
-        raise NotifyError("Slack did not answer in time.") from exc
-    except httpx.HTTPError as exc:
-        raise NotifyError(f"Slack could not be reached ({type(exc).__name__}).") from exc
-    if response.status_code == 200:
-        return
-    # Slack answers 400/403/404/410 with a word (invalid_payload, no_service, channel_is_archived…).
-    reason = response.text[:100]
-    transient = response.status_code == 429 or response.status_code >= 500
-    raise NotifyError(f"Slack answered {response.status_code} {reason}", permanent=not transient)
+    """POST ``{"text": …}`` to an incoming webhook; ``OutboundError`` when Slack did not take it."""
+    slack_incoming.post_text(url, text, timeout=SLACK_TIMEOUT)
 
 
 def team_messages(incident: Incident, source: AlertSource) -> list[mail.EmailMessage]:

@@ -4,8 +4,8 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from alerts.models import Alert
-from incidents import roles
 from incidents.models import Incident
+from people import roles
 
 
 def team_to_notify() -> QuerySet[User]:

@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from alerts import auth, mapping
+from alerts.audit import Action
 from alerts.models import Alert, AlertReceipt, AlertSource
 from alerts.notes import Change, note_text
 from alerts.payloads import FIRING, AlertBatch, ParsedAlert
@@ -87,7 +88,7 @@ def source_issue_secret(
     source.secret_hint = auth.hint(secret)
     source.save(update_fields=["token_hash", "secret_hint", "encrypted_credentials", "updated_at"])
     audit_record(
-        action="alert_source_secret",
+        action=Action.ALERT_SOURCE_SECRET,
         actor=by,
         target=f"Alert source {source} ({source.slug})",
         data={"source": source.pk, "kind": source.kind, "hint": source.secret_hint},
@@ -193,7 +194,7 @@ def _open_incident(*, source: AlertSource, plans: list[_Plan], bot: User, now: d
     incident._history_user = bot  # type: ignore[attr-defined]  # simple_history: who made this version
     incident.save()
     audit_record(
-        action="alert_incident_opened",
+        action=Action.ALERT_INCIDENT_OPENED,
         actor=bot,
         target=f"{incident} (#{incident.pk})",
         data={

@@ -9,6 +9,7 @@ from django.core import mail
 from alerts import notify, services
 from alerts.models import AlertSource
 from incidents.models import Incident
+from statushub.lib.outbound import OutboundError
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,13 @@ def notify_slack(self: Task, incident_id: int, source_id: int) -> str:
         return "no slack webhook"
     try:
         notify.send_slack(url, notify.slack_text(incident, source))
-    except notify.NotifyError as exc:
+    except OutboundError as exc:
         if exc.permanent or self.request.retries >= MAX_RETRIES:
             log.warning(
                 "Slack notice for incident %s (source %s) not sent: %s", incident_id, source.slug, exc
             )
             return "failed"
-        raise self.retry(countdown=_backoff(self.request.retries)) from exc
+        raise self.retry(countdown=max(_backoff(self.request.retries), exc.retry_after or 0)) from exc
     return "sent"
 
 

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from api.audit import Action
 from api.models import TOKEN_PREFIX, ApiToken
 from api.scopes import SCOPES, missing_permissions
 from incidents import drafts, services
@@ -101,7 +102,7 @@ def token_create(
         expires_at=expires_at,
     )
     _audit(
-        "token_created",
+        Action.TOKEN_CREATED,
         actor=owner,
         target=f"API token {api_token}",
         data={"key_id": key_id, "scopes": api_token.scopes, "expires_at": expires_at.isoformat()},
@@ -121,7 +122,7 @@ def token_revoke(*, token: ApiToken, by: User, request: HttpRequest | None = Non
     locked.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
     token.revoked_at, token.revoked_by = locked.revoked_at, by
     _audit(
-        "token_revoked",
+        Action.TOKEN_REVOKED,
         actor=by,
         target=f"API token {locked}",
         data={"key_id": locked.key_id, "owner": locked.owner.get_username()},
@@ -146,7 +147,7 @@ def token_authenticate(*, token: str, ip: str | None = None, now: datetime | Non
         )
     if api_token.revoked_at is not None:
         raise TokenRejected(
-            "token_revoked", f"This API token was revoked on {api_token.revoked_at:%Y-%m-%d %H:%M} UTC."
+            Action.TOKEN_REVOKED, f"This API token was revoked on {api_token.revoked_at:%Y-%m-%d %H:%M} UTC."
         )
     if api_token.expires_at <= now:
         raise TokenRejected(
@@ -220,7 +221,7 @@ def incident_open_draft(
     if note.strip():
         services.note_add(incident=incident, author=by, text=note)
     _audit(
-        "api_incident_opened",
+        Action.API_INCIDENT_OPENED,
         actor=by,
         target=f"{incident} (#{incident.pk})",
         data={
@@ -246,7 +247,7 @@ def note_post(
 ) -> ProgressNote:
     note = services.note_add(incident=incident, author=by, text=text, is_public=is_public)
     _audit(
-        "api_note_added",
+        Action.API_NOTE_ADDED,
         actor=by,
         target=f"{incident} (#{incident.pk})",
         data={"token": token.key_id, "incident": incident.pk, "note": note.pk, "public": is_public},
@@ -269,7 +270,7 @@ def component_status_change(
     changed = services.component_change_status(component=component, status=status, by=by)
     if changed:
         _audit(
-            "api_component_status",
+            Action.API_COMPONENT_STATUS,
             actor=by,
             target=f"{component} (#{component.pk})",
             data={"token": token.key_id, "component": component.pk, "from": previous, "to": status},

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from api import services
 from api.forms import TokenForm
 from api.models import ApiToken
-from incidents.permissions import mark_reauthenticated, permission_required, reauthenticated_recently
-from people.models import AuditEvent
+from people.access import mark_reauthenticated, permission_required, reauthenticated_recently
+from people.audit import Action as PeopleAction
 from people.services import audit_record
 
 # Every role (engineer, communicator, publisher) can see incidents; a token needs at least that.
@@ -57,7 +57,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
             form.add_error("password", "That password is not right.")
             return _page(request, form, status=400)
         mark_reauthenticated(request)
-        audit_record(action=AuditEvent.Action.REAUTH, actor=user, target=user.get_username(), request=request)
+        audit_record(action=PeopleAction.REAUTH, actor=user, target=user.get_username(), request=request)
     try:
         _token, secret = services.token_create(
             owner=user,

@@ -308,8 +308,8 @@ def seed(*, incident_count: int, services: dict[str, tuple[Service, Any, Any]]) 
 
     from channels.models import Channel
     from channels.services import channel_set_credentials
-    from incidents import roles
     from incidents.models import Incident
+    from people import roles
 
     roles.sync_role_groups()
     publisher = User.objects.create_user(username="dana", first_name="Dana", last_name="Whitfield")

@@ -447,8 +447,8 @@ def _setup_data(n: int) -> tuple[Any, Any]:
     from django.db import connection
     from django.utils import timezone
 
-    from incidents import roles
     from incidents.models import Incident
+    from people import roles
     from subscribers.models import Subscriber
 
     call_command("migrate", verbosity=0)

@@ -402,7 +402,8 @@ def _open_incidents(*, now: datetime, components: dict[str, Any], people: dict[s
 def _people(*, born: datetime) -> dict[str, Any]:
     from django.contrib.auth.models import Group, User
 
-    from incidents import roles, signing
+    from incidents import signing
+    from people import roles
     from people.services import profile_for
 
     roles.sync_role_groups()

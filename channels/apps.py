@@ -6,3 +6,19 @@ class ChannelsConfig(AppConfig):
     name = "channels"
     label = "channels"
     verbose_name = "Channels and deliveries"
+
+    def ready(self) -> None:
+        from channels import audit, receivers
+        from incidents.signals import update_publishing
+        from people import audit as audit_log
+        from people import roles
+
+        audit_log.register(audit.Action)
+        # Communicators see where updates go; publishers, who speak for the company, connect and change the
+        # brand's channels.
+        roles.grant(
+            "channels",
+            communicator={"view_channel", "view_delivery"},
+            publisher={"add_channel", "change_channel"},
+        )
+        update_publishing.connect(receivers.write_deliveries, dispatch_uid="statushub-channel-deliveries")

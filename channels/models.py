@@ -1,22 +1,21 @@
 """Where updates go (channels), and what happened to each update on each channel (deliveries)."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
+from integrations.registry import channel_choices
 from statushub.lib.models import TimeStampedModel
 
 
+def _kinds() -> Any:
+    """The kinds with a transport, as listed once in ``integrations.registry`` (``Channel.Kind.SLACK`` …)."""
+    return models.TextChoices("Kind", [(key.upper(), (key, label)) for key, label in channel_choices()])  # type: ignore[call-overload]
+
+
 class Channel(TimeStampedModel):
-    class Kind(models.TextChoices):
-        WEBHOOK = "webhook", "Outbound webhook"
-        SLACK = "slack", "Slack"
-        MASTODON = "mastodon", "Mastodon"
-        BLUESKY = "bluesky", "Bluesky"
-        X = "x", "X / Twitter"
-        FACEBOOK = "facebook", "Facebook Page"
-        DISCOURSE = "discourse", "Discourse"
-        REDDIT = "reddit", "Reddit"
-        MANUAL = "manual", "Manual community (copy and mark posted)"
+    Kind = _kinds()
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     name = models.CharField(max_length=100)

@@ -10,7 +10,6 @@ and flag the channel for a human.
 """
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,23 +25,25 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from channels.audit import Action
 from channels.models import Channel, ChannelThread, Delivery
-from channels.registry import transport_class
 from channels.rendering import render
 from channels.sessions import CachedSessions
-from channels.transports import (
+from incidents.models import IncidentUpdate
+from integrations.base import (
     Lookup,
+    OutboundError,
     Sent,
     Thread,
     Transport,
-    TransportError,
     is_network_error,
     network_problem,
     refusals_are_permanent,
 )
-from incidents.models import IncidentUpdate
+from integrations.registry import transport_class
 from people.services import audit_record
 from statushub.lib.after_commit import after_commit
+from statushub.lib.outbox import backoff_seconds
 from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
 
 # A channel's retries: waits double from the base (STATUSHUB_DELIVERY_BACKOFF_SECONDS, 5 s) up to three times the
@@ -52,7 +53,6 @@ from statushub.lib.secrets import SecretError, decrypt_json, encrypt_json
 MAX_ATTEMPTS = 40
 RETRY_CAP_IN_BASES = 3
 LOOKUP_TRIES = 4  # within one attempt, for lookups that fail fast
-MAX_BACKOFF = 30 * 60  # seconds: the ceiling of backoff_seconds for mail, webhooks and feeds
 # A queued delivery (or a due retry) that no worker has picked up after this long lost its message (broker
 # restarted, publish-time queueing failed): the sweeper queues it again.
 QUEUED_GRACE = timedelta(seconds=20)
@@ -128,12 +128,6 @@ def deliveries_create(*, update: IncidentUpdate) -> list[Delivery]:
         # If the broker is down the rows stay pending, and the sweeper queues them once it is back.
         after_commit(partial(_enqueue, delivery.pk), what="channel deliveries")
     return deliveries
-
-
-def backoff_seconds(attempts: int, retry_after: float | None = None, cap: float = MAX_BACKOFF) -> float:
-    base = min(cap, settings.STATUSHUB_DELIVERY_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
-    jittered = base * random.uniform(0.8, 1.2)  # noqa: S311  (spreading retries, not security)
-    return max(jittered, retry_after or 0.0)
 
 
 @dataclass
@@ -242,7 +236,7 @@ def delivery_attempt(delivery_id: int) -> Outcome | None:
     except Exception as exc:
         if is_network_error(exc):  # an SDK let a timeout, reset or close through: transient, as any other
             logger.warning("delivery %s: network error %s, will retry", delivery.pk, type(exc).__name__)
-            error = TransportError(f"could not reach the service: {network_problem(exc)}")
+            error = OutboundError(f"could not reach the service: {network_problem(exc)}")
             return _failed(delivery, error)
         # A bug or an answer nobody foresaw. The post may even have gone out, so never retry blindly:
         # stop, and let a person look (the traceback is in the worker log, where secrets are not).
@@ -302,7 +296,7 @@ def _attempt(delivery: Delivery) -> Outcome:
             sent = _already_sent(delivery, transport, request, thread) or _send(
                 delivery, transport, request, thread
             )
-    except TransportError as exc:
+    except OutboundError as exc:
         if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
             _flag(channel, exc.message)
             return _finish(delivery, Delivery.State.DEAD, request=request, last_error=exc.message)
@@ -320,7 +314,7 @@ def _attempt(delivery: Delivery) -> Outcome:
     )  # fmt: skip
 
 
-def _failed(delivery: Delivery, exc: TransportError, **fields: object) -> Outcome:
+def _failed(delivery: Delivery, exc: OutboundError, **fields: object) -> Outcome:
     """A transient failure: try again after the backoff, or stop once every attempt is spent."""
     if delivery.attempts >= MAX_ATTEMPTS:
         _flag(delivery.channel, exc.message)
@@ -357,7 +351,7 @@ def _already_sent(
     for tries_left in range(LOOKUP_TRIES - 1, -1, -1):
         try:
             return _find_sent(transport, request, thread, lookup)
-        except TransportError as exc:
+        except OutboundError as exc:
             if exc.permanent:
                 logger.warning(
                     "delivery %s: could not look for an earlier post (%s)", delivery.pk, exc.message
@@ -376,11 +370,11 @@ def _already_sent(
 def _find_sent(transport: Transport, request: dict[str, Any], thread: Thread, lookup: Lookup) -> Sent | None:
     try:
         return transport.find_sent(request, thread, lookup)
-    except TransportError:
+    except OutboundError:
         raise
     except Exception as exc:
         if is_network_error(exc):
-            raise TransportError(f"could not look for the post already sent: {network_problem(exc)}") from exc
+            raise OutboundError(f"could not look for the post already sent: {network_problem(exc)}") from exc
         raise
 
 
@@ -396,7 +390,7 @@ def _send(delivery: Delivery, transport: Transport, request: dict[str, Any], thr
         lease_until=now + lease_for(delivery.channel),
     )  # fmt: skip
     if not held:
-        raise TransportError("The attempt ran out of time before posting; the next one looks first.")
+        raise OutboundError("The attempt ran out of time before posting; the next one looks first.")
     delivery.first_send_at, delivery.last_send_at = delivery.first_send_at or now, now
     return transport.send(request, thread)
 
@@ -531,7 +525,7 @@ def channel_save(
         ChannelThread.objects.filter(channel=channel).delete()
     channel.save()
     audit_record(
-        action="channel.connected" if creating else "channel.changed",
+        action=Action.CHANNEL_CONNECTED if creating else Action.CHANNEL_CHANGED,
         actor=by,
         target=channel,
         data={"kind": channel.kind, "personal": channel.is_personal, "changed": changed},
@@ -551,10 +545,10 @@ def channel_check(*, channel: Channel) -> CheckResult:
     try:
         transport = transport_for(channel)
         if problem := not_connected(transport):
-            raise TransportError(problem, permanent=True)
+            raise OutboundError(problem, permanent=True)
         with refusals_are_permanent():
             result = CheckResult(True, transport.check())
-    except (ChannelSetupError, TransportError) as exc:
+    except (ChannelSetupError, OutboundError) as exc:
         result = CheckResult(False, str(exc))
     except KeyError as exc:  # a required setting is missing from config
         result = CheckResult(False, missing_setting(exc))

@@ -8,18 +8,17 @@ committed: a slow or broken hub delays nobody, and the feeds themselves never de
 import logging
 from typing import Any
 
-import httpx
 from celery import shared_task
 from django.conf import settings
 from django.dispatch import receiver
 
-from channels.services import backoff_seconds
-from channels.transports import retry_after_seconds, tls_context
 from incidents.feeds import feed_topics
 from incidents.models import IncidentUpdate
 from incidents.signals import update_published
 from statushub.lib import outbound
 from statushub.lib.after_commit import follow_up_delayed
+from statushub.lib.outbound import OutboundError
+from statushub.lib.outbox import backoff_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -28,40 +27,24 @@ MAX_ATTEMPTS = 8
 USER_AGENT = "StatusHub/0.1 (+status page; WebSub publisher)"
 
 
-class HubError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
-
-
 def hub_ping(hub: str, topic: str) -> None:
-    """One publish notification. Raises ``HubError``; ``permanent`` when asking again cannot help."""
-    try:
-        # The hub is set by the operator, but checked like every outbound call all the same.
-        with outbound.client(timeout=TIMEOUT_SECONDS, verify=tls_context()) as client:
-            response = client.post(
-                hub, data={"hub.mode": "publish", "hub.url": topic}, headers={"User-Agent": USER_AGENT}
-            )
-    except outbound.Refused as exc:
-        raise HubError(f"the hub could not be reached: {outbound.UNREACHABLE}", permanent=True) from exc
-    except httpx.HTTPError as exc:
-        raise HubError(f"the hub could not be reached: {exc.__class__.__name__}") from exc
-    if response.is_success:
-        return
-    status = response.status_code
-    # 408 and 429 say "later"; any other 4xx means the hub refuses this request as it stands.
-    permanent = 400 <= status < 500 and status not in (408, 429)
-    raise HubError(
-        f"the hub answered {status}", permanent=permanent, retry_after=retry_after_seconds(response)
-    )
+    """One publish notification. Raises ``OutboundError``; ``permanent`` when asking again cannot help."""
+    # The hub is set by the operator, but checked like every outbound call all the same.
+    with (
+        outbound.reaching("the hub", timeout=TIMEOUT_SECONDS),
+        outbound.client(timeout=TIMEOUT_SECONDS, headers={"User-Agent": USER_AGENT}) as client,
+    ):
+        response = client.post(hub, data={"hub.mode": "publish", "hub.url": topic})
+    if not response.is_success:
+        # 408 and 429 say "later"; any other 4xx means the hub refuses this request as it stands.
+        raise outbound.error_for(response, f"the hub answered {response.status_code}")
 
 
 @shared_task(bind=True, max_retries=MAX_ATTEMPTS - 1, acks_late=True)
 def websub_ping(self: Any, hub: str, topic: str) -> str:
     try:
         hub_ping(hub, topic)
-    except HubError as exc:
+    except OutboundError as exc:
         if exc.permanent or self.request.retries >= self.max_retries:
             logger.warning("WebSub ping of %s for %s gave up: %s", hub, topic, exc)
             return "failed"

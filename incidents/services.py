@@ -16,8 +16,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from channels.services import deliveries_create
 from incidents import signing
+from incidents.audit import Action
 from incidents.models import (
     AffectedComponent,
     ChainHead,
@@ -28,8 +28,14 @@ from incidents.models import (
     SigningKey,
 )
 from incidents.models.core import new_public_id
-from incidents.signals import update_published
-from people.models import AuditEvent
+from incidents.signals import (
+    incident_acknowledged,
+    incident_resolved,
+    incident_status_changed,
+    send_on_commit,
+    update_published,
+    update_publishing,
+)
 from people.services import audit_record, profile_for
 from statushub.lib.after_commit import after_commit, follow_up_delayed
 from statushub.lib.signing import build_statement, parse_statement, parse_time
@@ -141,6 +147,7 @@ def incident_set_status(
         raise ValueError(f"{status!r} is not a status for a {incident.get_kind_display().lower()}")
     at = at or timezone.now()
     was_closed = incident.is_closed
+    old = incident.status
     incident.status = Incident.Status(status)
     fields = ["status", "updated_at"]
     if status == Incident.Status.MONITORING and incident.monitoring_at is None:
@@ -157,6 +164,12 @@ def incident_set_status(
         incident.resolved_at = None
         fields.append("resolved_at")
     incident.save(update_fields=fields)
+    if old != incident.status:
+        send_on_commit(
+            incident_status_changed, "a status change", incident=incident, old=old, new=incident.status, by=by
+        )
+    if incident.is_closed and not was_closed:
+        send_on_commit(incident_resolved, "a resolution", incident=incident, by=by)
     return incident
 
 
@@ -239,7 +252,8 @@ def update_publish(
         )
     if incident.status != status:
         incident_set_status(incident=incident, status=status, by=author, at=at)
-    if incident.acknowledged_at is None:
+    first = incident.acknowledged_at is None
+    if first:
         incident.acknowledged_at = at
         incident.save(update_fields=["acknowledged_at", "updated_at"])
     update = IncidentUpdate.objects.create(
@@ -261,10 +275,13 @@ def update_publish(
         signature=sealed.signature,
         prev_sha256=sealed.prev,
     )
-    deliveries_create(update=update)
+    # Inside the transaction: what its receivers write (the channels' deliveries) exists only if the update does.
+    update_publishing.send(sender=IncidentUpdate, update=update)
     after_commit(partial(_announce, update), what="subscriber notifications")
+    if first:
+        send_on_commit(incident_acknowledged, "the first acknowledgement", incident=incident, update=update)
     audit_record(
-        action=AuditEvent.Action.CORRECTION if corrects else AuditEvent.Action.PUBLISH,
+        action=Action.CORRECTION if corrects else Action.PUBLISH,
         actor=author,
         target=f"{incident} · update {update.public_id}",
         data={"seq": update.seq, "kid": sealed.key.kid, "sha256": sealed.digest},

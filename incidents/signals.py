@@ -27,9 +27,34 @@ from statushub.lib.public_cache import bump_public_version
 
 log = logging.getLogger(__name__)
 
+# --- What the domain tells the apps above it (which it never imports) ---------------------------------------
+#
+# Sent *inside* the publishing transaction (kwarg ``update``), with ``send``: a receiver writes what must exist if
+# and only if the update does (the channels' deliveries, connected in ChannelsConfig.ready()). A receiver that
+# raises rolls the whole publish back.
+update_publishing = Signal()
 # Sent once an update is published *and committed* (kwarg ``update``): subscribers, feeds' WebSub pings and
 # other fan-out listen here, so a rolled-back publish never mails or pings anyone.
 update_published = Signal()
+# The following are sent on commit too, each receiver on its own (``send_robust``: one that fails is logged).
+# The incident's first public update went out: kwargs ``incident``, ``update``.
+incident_acknowledged = Signal()
+# The incident's status moved: kwargs ``incident``, ``old``, ``new`` (Incident.Status values), ``by`` (a User or None).
+incident_status_changed = Signal()
+# It closed (resolved, postmortem or completed) having been open: kwargs ``incident``, ``by``.
+incident_resolved = Signal()
+
+
+def send_on_commit(signal: Signal, what: str, **kwargs: Any) -> None:
+    """Send ``signal`` once the caller's transaction commits; never if it rolls back."""
+
+    def send() -> None:
+        for listener, result in signal.send_robust(sender=Incident, **kwargs):
+            if isinstance(result, Exception):
+                log.warning("After %s, %r failed", what, listener, exc_info=result)
+
+    after_commit(send, what=what)
+
 
 _PUBLIC_MODELS = (
     ComponentGroup, Component, Incident, AffectedComponent, IncidentUpdate, ProgressNote, SigningKey, Profile,

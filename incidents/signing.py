@@ -13,8 +13,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from incidents.audit import Action
 from incidents.models import ChainHead, Component, Incident, IncidentUpdate, SigningKey, UpdateDraft
-from people.models import AuditEvent
 from people.services import audit_record, profile_for
 from statushub.lib import signing as lib
 
@@ -51,7 +51,7 @@ def key_create(*, owner: User, at: datetime | None = None, request: HttpRequest 
         owner_title=profile.title,
         created_at=_floor(at or timezone.now()),
     )
-    audit_record(action=AuditEvent.Action.KEY_CREATED, actor=owner, target=key.kid, request=request)
+    audit_record(action=Action.KEY_CREATED, actor=owner, target=key.kid, request=request)
     return key
 
 
@@ -72,7 +72,7 @@ def key_register_public(*, owner: User, pem: str, request: HttpRequest | None = 
         owner=owner, kid=kid, public_key=public, owner_name=profile.name, owner_title=profile.title,
         created_at=_floor(timezone.now()),
     )  # fmt: skip
-    audit_record(action=AuditEvent.Action.KEY_REGISTERED, actor=owner, target=kid, request=request)
+    audit_record(action=Action.KEY_REGISTERED, actor=owner, target=kid, request=request)
     return key
 
 
@@ -90,7 +90,7 @@ def key_revoke(
         # Statements prepared for offline signing may name this key: none of them can be published now.
         UpdateDraft.objects.exclude(pending_statement=b"").update(pending_statement=b"")
         audit_record(
-            action=AuditEvent.Action.KEY_REVOKED,
+            action=Action.KEY_REVOKED,
             actor=by,
             target=key.kid,
             data={"reason": reason},
@@ -104,7 +104,7 @@ def key_rotate(*, owner: User, request: HttpRequest | None = None) -> SigningKey
     new = key_create(owner=owner, request=request)
     for old in SigningKey.objects.filter(owner=owner, revoked_at__isnull=True).exclude(pk=new.pk):
         key_revoke(key=old, by=owner, reason=f"rotated to {new.kid}", request=request)
-    audit_record(action=AuditEvent.Action.KEY_ROTATED, actor=owner, target=new.kid, request=request)
+    audit_record(action=Action.KEY_ROTATED, actor=owner, target=new.kid, request=request)
     return new
 
 

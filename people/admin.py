@@ -1,8 +1,10 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from people import audit
 from people.models import AuditEvent, Passkey, Profile, RecoveryCodes, TOTPDevice
 
 
@@ -12,12 +14,25 @@ class ProfileAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "display_name", "title"]
 
 
+class ActionFilter(admin.SimpleListFilter):
+    """By the actions the apps registered, named as they named them."""
+
+    title = "action"
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return audit.choices()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: an audit log that admins could edit would prove nothing."""
 
-    list_display = ["at", "actor_name", "action", "target", "ip"]
-    list_filter = ["action"]
+    list_display = ["at", "actor_name", "action_label", "target", "ip"]
+    list_filter = [ActionFilter]
     search_fields = ["actor_name", "target"]
     date_hierarchy = "at"
 

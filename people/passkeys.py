@@ -33,7 +33,8 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from people.models import AuditEvent, Passkey, TOTPDevice
+from people.audit import Action
+from people.models import Passkey, TOTPDevice
 from people.services import audit_record
 
 CREATE, GET = "passkey_create_challenge", "passkey_get_challenge"
@@ -136,7 +137,7 @@ def register(*, request: HttpRequest, user: User, credential: str, name: str) ->
     except IntegrityError as exc:
         raise PasskeyError("That passkey is already added.") from exc
     audit_record(
-        action=AuditEvent.Action.SECOND_FACTOR, actor=user, target=user.get_username(),
+        action=Action.SECOND_FACTOR, actor=user, target=user.get_username(),
         data={"change": "passkey added", "name": passkey.name}, request=request,
     )  # fmt: skip
     return passkey
@@ -182,6 +183,6 @@ def remove(*, request: HttpRequest, passkey: Passkey) -> None:
         if other is not None:
             otp_login(request, other)
     audit_record(
-        action=AuditEvent.Action.SECOND_FACTOR, actor=user, target=user.get_username(),
+        action=Action.SECOND_FACTOR, actor=user, target=user.get_username(),
         data={"change": "passkey removed", "name": passkey.name}, request=request,
     )  # fmt: skip

@@ -18,8 +18,9 @@ from django.http import HttpRequest
 from django_otp import login as otp_login
 from django_otp.oath import TOTP
 
-from incidents.permissions import PUBLISH
-from people.models import AuditEvent, Passkey, RecoveryCodes, TOTPDevice
+from people.audit import Action
+from people.models import Passkey, RecoveryCodes, TOTPDevice
+from people.roles import second_factor_permissions
 from people.services import audit_record
 from statushub.lib.secrets import decrypt_json, encrypt_json
 
@@ -29,7 +30,10 @@ _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
 
 def required_for(user: Any) -> bool:
     """Publishers and administrators must pass a second factor before the team pages and the admin."""
-    return bool(user.is_authenticated and (user.is_superuser or user.has_perm(PUBLISH)))
+    return bool(
+        user.is_authenticated
+        and (user.is_superuser or any(user.has_perm(perm) for perm in second_factor_permissions()))
+    )
 
 
 def confirmed_totp(user: User) -> TOTPDevice | None:
@@ -118,7 +122,7 @@ def totp_confirm(*, device: TOTPDevice, request: HttpRequest | None = None) -> l
     if request is not None:
         otp_login(request, device)
     audit_record(
-        action=AuditEvent.Action.SECOND_FACTOR, actor=device.user, target=device.user.get_username(),
+        action=Action.SECOND_FACTOR, actor=device.user, target=device.user.get_username(),
         data={"change": "authenticator added"}, request=request,
     )  # fmt: skip
     return recovery_codes_issue(user=device.user)
@@ -171,7 +175,7 @@ def verify(*, request: HttpRequest, user: User, code: str) -> bool:
             otp_login(request, device)
             if isinstance(device, RecoveryCodes):
                 audit_record(
-                    action=AuditEvent.Action.SECOND_FACTOR, actor=user, target=user.get_username(),
+                    action=Action.SECOND_FACTOR, actor=user, target=user.get_username(),
                     data={"change": "recovery code used", "left": len(device.hashes)}, request=request,
                 )  # fmt: skip
             return True

@@ -24,6 +24,8 @@ ruff check .
 ruff format --check .
 echo "==> mypy"
 mypy .
+echo "==> import-linter (imports run one way: lib <- integrations <- people <- incidents <- channels | subscribers | alerts <- console | api)"
+lint-imports --no-logo --no-cache
 echo "==> migrations are up to date"
 python manage.py makemigrations --check --dry-run >/dev/null
 echo "==> manage.py check --deploy (production settings: https site, a real secret key, DEBUG off)"

@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "subscribers",
     "alerts",
     "api",
+    "console",
     "axes",
     "django_otp",
 ]

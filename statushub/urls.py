@@ -39,7 +39,7 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("manage/tokens/", include("api.manage_urls")),
-    path("manage/", include("incidents.manage_urls")),
+    path("manage/", include("console.urls")),
     path("api/v2/", include("incidents.statuspage_urls")),
     path("api/v1/", include("api.urls")),
     path("subscribe/", include("subscribers.urls")),

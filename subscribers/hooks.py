@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -27,14 +26,16 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from channels.integrations.webhook.transport import sign
-from channels.services import backoff_seconds
-from channels.transports import network_problem, retry_after_seconds, tls_context
 from incidents.documents import absolute, update_document
 from incidents.models import Incident, IncidentUpdate
+from integrations.slack import incoming as slack_incoming
+from integrations.webhook import client as webhook_client
+from integrations.webhook.client import sign
 from statushub.lib import outbound
 from statushub.lib.after_commit import after_commit
 from statushub.lib.markdown_text import plain_text, slack_mrkdwn
+from statushub.lib.outbound import OutboundError
+from statushub.lib.outbox import backoff_seconds
 from statushub.lib.secrets import decrypt_json, encrypt_json
 from subscribers.models import HookDelivery, HookSubscription
 from subscribers.services import Choice, normalise_email
@@ -208,17 +209,6 @@ def _disable(subscription: HookSubscription, reason: str) -> None:
 # --- delivery -----------------------------------------------------------------------------------------
 
 
-class HookError(Exception):
-    def __init__(
-        self, message: str, *, permanent: bool = False, gone: bool = False, retry_after: float | None = None
-    ):
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent or gone
-        self.gone = gone  # the receiver says the endpoint no longer exists: disable now
-        self.retry_after = retry_after
-
-
 def _document(update: IncidentUpdate) -> dict[str, Any]:
     incident = update.incident
     return {
@@ -277,34 +267,15 @@ def build_request(
 
 
 def _post(subscription: HookSubscription, request: dict[str, Any]) -> None:
-    try:
-        # Checked when connecting, not only at registration: a name can be pointed anywhere later.
-        with outbound.client(timeout=TIMEOUT, follow_redirects=False, verify=tls_context()) as client:
-            response = client.post(
-                request["url"], content=request["body"].encode(), headers=request["headers"]
-            )
-    except outbound.Refused as exc:
-        raise HookError(f"could not reach it: {outbound.UNREACHABLE}", permanent=True) from exc
-    except httpx.TimeoutException as exc:
-        raise HookError(f"no answer within {TIMEOUT:.0f} seconds") from exc
-    except httpx.HTTPError as exc:
-        raise HookError(f"could not reach it: {network_problem(exc)}") from exc
-    if response.is_success:
-        return
-    status = response.status_code
-    # A webhook's answer body is never shown back: the address could be someone else's internal service.
-    # Slack's host is pinned, and its body is its error code (no_service, invalid_token…), worth showing.
-    said = f"HTTP {status}"
-    if subscription.kind == HookSubscription.Kind.SLACK and (detail := response.text[:60].strip()):
-        said += f" ({detail})"
-    if subscription.kind == HookSubscription.Kind.SLACK and status in (403, 404, 410):
-        # no_service, channel_is_archived, invalid_token…: the webhook was removed from the workspace.
-        raise HookError(f"Slack says this webhook no longer works: {said}", gone=True)
-    if status == 410:
-        raise HookError(f"the endpoint answered 410 Gone: it no longer wants these ({said})", gone=True)
-    if status in (408, 429) or status >= 500:
-        raise HookError(said, retry_after=retry_after_seconds(response))
-    raise HookError(f"the endpoint refused the update: {said}", permanent=True)
+    """Through the webhook and Slack integrations' own wire code. Checked when connecting, not only at
+    registration: a name can be pointed anywhere later."""
+    if subscription.kind == HookSubscription.Kind.SLACK:
+        slack_incoming.post_body(request["url"], request["body"], timeout=TIMEOUT)
+    else:
+        webhook_client.post(
+            request["url"], request["body"], request["headers"], who="it",
+            refused="the endpoint refused the update", timeout=TIMEOUT,
+        )  # fmt: skip
 
 
 @dataclass
@@ -346,16 +317,16 @@ def hook_attempt(delivery_id: int) -> HookOutcome | None:
     subscription = delivery.subscription
     try:
         _post(subscription, build_request(subscription, delivery.update, hook_target(subscription)))
-    except HookError as exc:
+    except OutboundError as exc:
         return _failed(delivery, exc)
     except Exception as exc:  # a bug, or undecryptable secrets: stop this one, keep the log
         logger.exception("hook delivery %s failed unexpectedly", delivery.pk)
-        return _failed(delivery, HookError(f"unexpected error ({type(exc).__name__})", permanent=True))
+        return _failed(delivery, OutboundError(f"unexpected error ({type(exc).__name__})", permanent=True))
     HookSubscription.objects.filter(pk=subscription.pk).update(consecutive_failures=0, last_error="")
     return _finish(delivery, HookDelivery.State.DELIVERED, delivered_at=timezone.now(), last_error="")
 
 
-def _failed(delivery: HookDelivery, exc: HookError) -> HookOutcome:
+def _failed(delivery: HookDelivery, exc: OutboundError) -> HookOutcome:
     subscription = delivery.subscription
     with transaction.atomic():
         HookSubscription.objects.filter(pk=subscription.pk).update(

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from incidents.permissions import COMPOSE, permission_required
+from incidents.permissions import COMPOSE
+from people.access import permission_required
 from statushub.lib import security_headers
 
 FILE_BACKEND = "django.core.mail.backends.filebased.EmailBackend"

@@ -30,8 +30,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from channels.services import backoff_seconds
 from incidents.models import IncidentUpdate
+from statushub.lib.outbox import backoff_seconds
 from subscribers import mail, selectors, smtp
 from subscribers.hooks import enqueue_hook_delivery, hook_deliveries_sweep
 from subscribers.models import Fanout, HookDelivery, MailDelivery, Subscriber

@@ -25,9 +25,9 @@ from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
-from incidents import roles, services
+from incidents import services
 from incidents.models import Component, ComponentGroup, Incident
-from people import two_factor
+from people import roles, two_factor
 from people.models import TOTPDevice
 from statushub.lib.snapshot_store import snapshot_store
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from alerts import services
 from alerts.models import AlertSource
-from channels.integrations.webhook.transport import sign
+from integrations.webhook.transport import sign
 
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 

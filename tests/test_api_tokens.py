@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from api import services
 from api.models import ApiToken
-from incidents import roles
+from people import roles
 from people.models import AuditEvent
 from tests.conftest import PASSWORD
 

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from incidents import roles
+from people import roles
 from people.models import AuditEvent
 from tests.conftest import PASSWORD
 

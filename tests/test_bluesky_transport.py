@@ -8,8 +8,8 @@ import httpx
 import pytest
 import respx
 
-from channels.integrations.bluesky.transport import BlueskyTransport
-from channels.transports import Message, Thread, TransportError
+from integrations.base import Message, OutboundError, Thread
+from integrations.bluesky.transport import BlueskyTransport
 
 SERVICE = "https://pds.example"
 DID = "did:plc:northwind"
@@ -109,7 +109,7 @@ def test_it_classifies_bluesky_errors(status, permanent):
         mock.get(f"{SERVICE}/xrpc/com.atproto.repo.getRecord").mock(  # a 400 asks whether it was ours
             return_value=httpx.Response(400, json={"error": "RecordNotFound", "message": "Could not locate"})
         )
-        with pytest.raises(TransportError) as failure:
+        with pytest.raises(OutboundError) as failure:
             _send()
     assert failure.value.permanent is permanent
 
@@ -250,6 +250,6 @@ def test_a_refusal_that_is_not_our_earlier_post_stays_a_refusal():
                 400, json={"error": "RecordNotFound", "message": "Could not locate record"}
             )
         )
-        with pytest.raises(TransportError) as failure:
+        with pytest.raises(OutboundError) as failure:
             transport.send(request, Thread())
     assert failure.value.permanent is True

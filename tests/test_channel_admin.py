@@ -9,7 +9,7 @@ from django.urls import reverse
 from channels import services
 from channels.admin import DeliveryAdmin
 from channels.models import Channel, Delivery
-from channels.registry import transport_class
+from integrations.registry import transport_class
 
 pytestmark = pytest.mark.django_db
 

@@ -14,12 +14,12 @@ import respx
 from django.utils import timezone
 
 from channels.models import Channel
-from channels.previews import PLACEHOLDER_ID, channel_previews
-from channels.registry import transport_class
 from channels.rendering import render
-from channels.transports import Message, Thread
+from console.channel_previews import PLACEHOLDER_ID, channel_previews
 from incidents import services as incident_services
 from incidents.models import UpdateDraft
+from integrations.base import Message, Thread
+from integrations.registry import transport_class
 from people.services import profile_for
 from subscribers import hooks
 from subscribers.models import Subscriber

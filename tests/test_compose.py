@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from incidents import services
 from incidents.models import Component, IncidentUpdate, UpdateDraft
-from incidents.permissions import REAUTH_SESSION_KEY
+from people.access import REAUTH_SESSION_KEY
 from people.models import AuditEvent
 from statushub.lib import signing as lib
 from tests.conftest import PASSWORD

@@ -232,7 +232,7 @@ def test_a_channel_missing_a_setting_stops_at_once_and_says_which(make_incident,
 def test_an_unforeseen_error_stops_the_delivery_instead_of_repeating_it(
     make_incident, publisher, webhook, monkeypatch
 ):
-    from channels.integrations.webhook.transport import WebhookTransport
+    from integrations.webhook.transport import WebhookTransport
 
     def explode(self, request, thread):
         raise ZeroDivisionError("a bug, or an answer nobody foresaw")

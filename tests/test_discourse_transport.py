@@ -7,8 +7,8 @@ import httpx
 import pytest
 import respx
 
-from channels.integrations.discourse.transport import DiscourseTransport
-from channels.transports import Message, Thread, TransportError
+from integrations.base import Message, OutboundError, Thread
+from integrations.discourse.transport import DiscourseTransport
 
 FORUM = "https://forum.example.com"
 POSTS = f"{FORUM}/posts.json"
@@ -197,7 +197,7 @@ def test_check_fails_when_the_user_may_not_start_topics_in_the_category():
     respx.get(f"{FORUM}/c/7/show.json").mock(
         return_value=httpx.Response(200, json={"category": {"id": 7, "name": "Status", "permission": None}})
     )
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _transport(api_username="dana").check()
     assert failure.value.permanent is True
     assert "@dana" in failure.value.message
@@ -208,7 +208,7 @@ def test_check_fails_when_the_user_may_not_start_topics_in_the_category():
 @pytest.mark.parametrize(("status", "body"), [(403, INVALID_ACCESS), (404, NOT_FOUND)])
 def test_check_with_a_bad_key_or_a_missing_category_is_permanent_and_does_not_echo_the_key(status, body):
     respx.get(f"{FORUM}/c/7/show.json").mock(return_value=httpx.Response(status, json=body))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _transport().check()
     assert failure.value.permanent is True
     assert body["errors"][0] in failure.value.message
@@ -219,10 +219,10 @@ def test_check_with_a_bad_key_or_a_missing_category_is_permanent_and_does_not_ec
 @pytest.mark.parametrize("category_id", ["status", "", "7a"])
 def test_a_category_that_is_not_a_number_is_refused_without_calling_the_forum(category_id):
     transport, request = _build(category_id=category_id)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         transport.send(request, Thread())
     assert failure.value.permanent is True
-    with pytest.raises(TransportError):
+    with pytest.raises(OutboundError):
         transport.check()
     assert not respx.calls
 
@@ -244,7 +244,7 @@ def test_a_category_that_is_not_a_number_is_refused_without_calling_the_forum(ca
 def test_it_classifies_discourse_answers(status, body, permanent):
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     respx.post(POSTS).mock(return_value=httpx.Response(status, content=content))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send(Thread(root_id="342", last_id="342"))
     assert failure.value.permanent is permanent
     assert KEY not in failure.value.message
@@ -257,7 +257,7 @@ def test_a_rejected_reply_is_permanent_and_shows_discourses_reasons():
             422, json={"action": "create_post", "errors": ["Body is too short", "Topic is closed"]}
         )
     )
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send(Thread(root_id="342", last_id="342"))
     assert failure.value.permanent is True
     assert "Body is too short; Topic is closed" in failure.value.message
@@ -276,7 +276,7 @@ def test_a_rejected_reply_is_permanent_and_shows_discourses_reasons():
 def test_rate_limits_wait_as_long_as_discourse_says(headers, body, retry_after):
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     respx.post(POSTS).mock(return_value=httpx.Response(429, content=content, headers=headers))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
     assert failure.value.retry_after == retry_after
@@ -289,7 +289,7 @@ def test_rate_limits_wait_as_long_as_discourse_says(headers, body, retry_after):
 )
 def test_timeouts_and_connection_errors_are_transient(exception):
     respx.post(POSTS).mock(side_effect=exception)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
 
@@ -358,7 +358,7 @@ def test_a_rejected_topic_that_is_not_ours_fails_permanently_with_discourses_rea
         )
     )
     respx.get(f"{FORUM}/t/external_id/{request['json']['external_id']}.json").mock(return_value=lookup)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is True
     assert message in failure.value.message
@@ -371,7 +371,7 @@ def test_a_rate_limited_lookup_is_retried_later():
     respx.get(f"{FORUM}/t/external_id/{request['json']['external_id']}.json").mock(
         return_value=httpx.Response(429, json=RATE_LIMITED)
     )
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
     assert failure.value.retry_after == 24.0
@@ -384,7 +384,7 @@ def test_a_post_held_for_approval_is_permanent_and_says_where_to_approve_it():
             200, json={"action": "enqueued", "pending_post": {"id": 3}, "pending_count": 1, "success": True}
         )
     )
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is True
     assert "approval" in failure.value.message
@@ -393,7 +393,7 @@ def test_a_post_held_for_approval_is_permanent_and_says_where_to_approve_it():
 @respx.mock
 def test_a_success_without_a_topic_id_is_retried_rather_than_recorded():
     respx.post(POSTS).mock(return_value=httpx.Response(200, json={"id": 901}))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
 
@@ -403,7 +403,7 @@ def test_a_redirected_post_is_permanent_and_names_the_address_to_use():
     respx.post("http://forum.example.com/posts.json").mock(
         return_value=httpx.Response(301, headers={"Location": POSTS})
     )
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send(forum_url="http://forum.example.com")
     assert failure.value.permanent is True
     assert POSTS in failure.value.message

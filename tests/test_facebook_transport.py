@@ -8,8 +8,8 @@ import httpx
 import pytest
 import respx
 
-from channels.integrations.facebook.transport import FacebookTransport
-from channels.transports import Message, Thread, TransportError
+from integrations.base import Message, OutboundError, Thread
+from integrations.facebook.transport import FacebookTransport
 
 GRAPH = "https://graph.facebook.com/v25.0"
 PAGE = "104729384756"
@@ -122,7 +122,7 @@ def test_api_base_and_graph_version_change_where_it_posts():
 @respx.mock
 @pytest.mark.parametrize("version", ["25.0", "v25", "latest", "v25.0/../me"])
 def test_a_malformed_graph_version_is_refused_without_calling_facebook(version):
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send(graph_version=version)
     assert failure.value.permanent is True
     assert "v25.0" in failure.value.message
@@ -145,7 +145,7 @@ def test_check_reads_the_page_with_the_token_in_a_header_not_the_url():
 @respx.mock
 def test_check_with_an_expired_token_is_permanent_and_does_not_echo_it():
     respx.get(f"{GRAPH}/{PAGE}").mock(return_value=_error(190, error_subcode=463))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _transport().check()
     assert failure.value.permanent is True
     assert "new long-lived Page access token" in failure.value.message
@@ -180,7 +180,7 @@ PERMISSION_ADVICE = "Grant pages_manage_posts"
 )
 def test_it_classifies_graph_error_codes_and_says_what_to_fix(status, code, permanent, advice):
     respx.post(f"{GRAPH}/{PAGE}/feed").mock(return_value=_error(code, status))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is permanent
     assert advice in failure.value.message
@@ -194,7 +194,7 @@ def test_it_classifies_graph_error_codes_and_says_what_to_fix(status, code, perm
 )
 def test_answers_without_a_graph_error_fall_back_on_the_http_status(status, body, permanent):
     respx.post(f"{GRAPH}/{PAGE}/feed").mock(return_value=httpx.Response(status, content=body))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is permanent
 
@@ -212,7 +212,7 @@ def test_answers_without_a_graph_error_fall_back_on_the_http_status(status, body
 )
 def test_throttled_answers_wait_as_long_as_the_usage_headers_say(headers, retry_after):
     respx.post(f"{GRAPH}/{PAGE}/feed").mock(return_value=_error(32, 403, headers))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
     assert failure.value.retry_after == retry_after
@@ -227,7 +227,7 @@ def test_a_policy_block_waits_at_least_an_hour(regain_minutes, retry_after):
             {"call_count": 5, "estimated_time_to_regain_access": regain_minutes}
         )
     respx.post(f"{GRAPH}/{PAGE}/feed").mock(return_value=_error(368, 403, headers))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
     assert failure.value.retry_after == retry_after
@@ -278,7 +278,7 @@ def test_a_duplicate_that_matches_no_recent_post_is_permanent():
     respx.get(f"{GRAPH}/{PAGE}/posts").mock(
         return_value=httpx.Response(200, json={"data": [{"id": f"{PAGE}_903", "message": "Something else"}]})
     )
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is True
     assert "duplicate" in failure.value.message
@@ -291,7 +291,7 @@ def test_a_duplicate_that_matches_no_recent_post_is_permanent():
 )
 def test_timeouts_and_connection_errors_are_transient(exception):
     respx.post(f"{GRAPH}/{PAGE}/feed").mock(side_effect=exception)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
 
@@ -299,7 +299,7 @@ def test_timeouts_and_connection_errors_are_transient(exception):
 @respx.mock
 def test_a_success_without_an_id_is_retried_rather_than_recorded():
     respx.post(f"{GRAPH}/{PAGE}/feed").mock(return_value=httpx.Response(200, json={}))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
 

@@ -24,6 +24,7 @@ from lxml import etree
 from incidents import feed_tasks, feeds, previews, services
 from incidents.models import Component, Incident, UpdateDraft
 from people.services import profile_for
+from statushub.lib.outbound import OutboundError
 
 S = Component.Status
 SITE = "http://localhost:8000"
@@ -829,7 +830,7 @@ def test_the_ping_is_the_form_post_hubs_expect():
 )
 def test_a_refusing_hub_is_retried_only_when_retrying_can_help(response, permanent, retry_after):
     respx.post(HUB).mock(return_value=response)
-    with pytest.raises(feed_tasks.HubError) as raised:
+    with pytest.raises(OutboundError) as raised:
         feed_tasks.hub_ping(HUB, f"{SITE}/history.atom")
     assert raised.value.permanent is permanent
     assert raised.value.retry_after == retry_after
@@ -838,7 +839,7 @@ def test_a_refusing_hub_is_retried_only_when_retrying_can_help(response, permane
 @respx.mock
 def test_an_unreachable_hub_is_retried():
     respx.post(HUB).mock(side_effect=httpx.ConnectError("refused"))
-    with pytest.raises(feed_tasks.HubError) as raised:
+    with pytest.raises(OutboundError) as raised:
         feed_tasks.hub_ping(HUB, f"{SITE}/history.atom")
     assert not raised.value.permanent
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from channels.models import Channel
 from incidents.models import IncidentUpdate, UpdateDraft
-from incidents.permissions import REAUTH_SESSION_KEY
+from people.access import REAUTH_SESSION_KEY
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

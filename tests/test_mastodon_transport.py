@@ -8,8 +8,8 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 
-from channels.integrations.mastodon.transport import MastodonTransport
-from channels.transports import Message, Thread, TransportError
+from integrations.base import Message, OutboundError, Thread
+from integrations.mastodon.transport import MastodonTransport
 
 INSTANCE = "https://mastodon.example"
 STATUSES = f"{INSTANCE}/api/v1/statuses"
@@ -73,7 +73,7 @@ def test_it_fits_the_instance_limit_and_says_so():
 )
 def test_it_classifies_mastodon_errors(status, permanent):
     responses.post(STATUSES, status=status, json={"error": "nope"})
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is permanent
 
@@ -93,7 +93,7 @@ def test_a_429_waits_until_the_instance_says_the_limit_resets(server_clock_behin
             "Date": format_datetime(datetime.fromtimestamp(now, UTC), usegmt=True),
         },
     )  # fmt: skip
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
     assert failure.value.retry_after is not None
@@ -103,6 +103,6 @@ def test_a_429_waits_until_the_instance_says_the_limit_resets(server_clock_behin
 @responses.activate
 def test_a_429_without_a_reset_time_waits_a_minute():
     responses.post(STATUSES, status=429, json={"error": "Too many requests"})
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.retry_after == 60

@@ -9,7 +9,7 @@ from django.urls import reverse
 from api.models import ApiToken
 from channels.models import Channel, Delivery
 from incidents.models import SigningKey
-from incidents.permissions import REAUTH_SESSION_KEY
+from people.access import REAUTH_SESSION_KEY
 from tests.access_world import build_world
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,7 @@ from django.urls import reverse
 from channels.models import Channel, Delivery
 from channels.services import deliveries_sweep
 from incidents.models import IncidentUpdate, UpdateDraft
-from incidents.permissions import REAUTH_SESSION_KEY
+from people.access import REAUTH_SESSION_KEY
 from statushub.celery import app as celery_app
 from tests.conftest import free_port
 

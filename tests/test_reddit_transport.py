@@ -9,8 +9,8 @@ import pytest
 import requests
 import responses
 
-from channels.integrations.reddit.transport import RedditTransport
-from channels.transports import Message, Thread, TransportError
+from integrations.base import Message, OutboundError, Thread
+from integrations.reddit.transport import RedditTransport
 from statushub.lib import outbound
 
 TOKEN = "https://www.reddit.com/api/v1/access_token"
@@ -210,7 +210,7 @@ def test_check_refuses_a_subreddit_the_account_cannot_post_to(about, says):
     _token()
     responses.get(ME, json={"name": "northwind-status"})
     responses.get(ABOUT, json={"kind": "t5", "data": {"display_name": "northwindstatus", **about}})
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _transport().check()
     assert failure.value.permanent is True
     assert says in failure.value.message
@@ -231,7 +231,7 @@ def test_check_says_when_the_subreddit_does_not_exist(answer):
     _token()
     responses.get(ME, json={"name": "northwind-status"})
     responses.get(ABOUT, **answer)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _transport().check()
     assert failure.value.permanent is True
     assert "r/northwindstatus does not exist" in failure.value.message
@@ -240,7 +240,7 @@ def test_check_says_when_the_subreddit_does_not_exist(answer):
 @responses.activate
 def test_check_refuses_a_wrong_password_before_asking_anything_else():
     _token(error="invalid_grant")
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _transport().check()
     assert failure.value.permanent is True
     assert "username or password" in failure.value.message
@@ -250,7 +250,7 @@ def test_check_refuses_a_wrong_password_before_asking_anything_else():
 
 @responses.activate
 def test_missing_credentials_are_reported_without_calling_reddit():
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _transport(secrets={"client_secret": "app-secret-xyz"}).check()
     assert failure.value.permanent is True
     assert failure.value.message == "Reddit is not fully connected: password missing."
@@ -273,7 +273,7 @@ def test_missing_credentials_are_reported_without_calling_reddit():
 def test_reddits_ratelimit_answer_is_retried_later_never_waited_for(message, retry_after):
     _token()
     responses.post(SUBMIT, json=_errors(["RATELIMIT", message, "ratelimit"]))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
     assert failure.value.retry_after == retry_after
@@ -293,7 +293,7 @@ def test_reddits_ratelimit_answer_is_retried_later_never_waited_for(message, ret
 def test_a_post_reddit_refuses_is_not_retried_and_says_why(error):
     _token()
     responses.post(SUBMIT, json=_errors(error))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is True
     assert f"{error[1]} ({error[0]})" in failure.value.message
@@ -310,7 +310,7 @@ def test_a_post_reddit_refuses_is_not_retried_and_says_why(error):
 def test_too_many_requests_is_retried_after_the_wait_reddit_names(headers, retry_after):
     _token()
     responses.post(SUBMIT, status=429, body="Too Many Requests", headers=headers)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
     assert failure.value.retry_after == retry_after
@@ -333,7 +333,7 @@ def test_too_many_requests_is_retried_after_the_wait_reddit_names(headers, retry
 def test_it_classifies_reddits_http_answers_and_leaves_retries_to_the_engine(status, headers, permanent):
     _token()
     responses.post(SUBMIT, status=status, json={"message": "nope", "error": status}, headers=headers)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is permanent
     assert len(responses.calls) == 2, "prawcore must not retry on its own"
@@ -352,7 +352,7 @@ def test_it_classifies_reddits_http_answers_and_leaves_retries_to_the_engine(sta
 )
 def test_it_classifies_the_token_endpoints_answers(status, payload, permanent):
     _token(status, **payload)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is permanent
     assert len(responses.calls) == 1
@@ -373,7 +373,7 @@ def test_it_classifies_the_token_endpoints_answers(status, payload, permanent):
 def test_an_unreachable_reddit_is_retried_later(failure, says):
     _token()
     responses.post(SUBMIT, body=failure)
-    with pytest.raises(TransportError) as raised:
+    with pytest.raises(OutboundError) as raised:
         _send()
     assert raised.value.permanent is False
     assert raised.value.message == says

@@ -1,5 +1,5 @@
-from channels.integrations.x.transport import weighted_length
-from channels.rendering import fit, linked_length
+from integrations.text import fit, linked_length
+from integrations.x.transport import weighted_length
 
 URL = "https://status.northwind.com/updates/p31zjtct2jer/"
 

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twitter_text import parse_tweet
 
-from channels.integrations.bluesky.transport import BYTE_LIMIT
-from channels.registry import transport_class
-from channels.rendering import ELLIPSIS, linked_length
-from channels.transports import Message, Thread
+from integrations.base import Message, Thread
+from integrations.bluesky.transport import BYTE_LIMIT
+from integrations.registry import transport_class
+from integrations.text import ELLIPSIS, linked_length
 from statushub.lib.markdown import render_markdown
 from statushub.lib.markdown_text import plain_text, plain_text_with_links, slack_mrkdwn
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from channels.integrations.slack.transport import SlackTransport
-from channels.transports import Message, Thread, TransportError
+from integrations.base import Message, OutboundError, Thread
+from integrations.slack.transport import SlackTransport
 
 TOKEN = "xoxb-test-token"
 
@@ -85,7 +85,7 @@ def test_later_updates_reply_in_the_incidents_thread(slack):
 @pytest.mark.parametrize("error", ["invalid_auth", "token_revoked", "channel_not_found", "not_in_channel"])
 def test_credential_and_channel_errors_are_permanent(slack, error):
     _FakeSlack.answer = (200, {"ok": False, "error": error}, {})
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send(slack)
     assert failure.value.permanent is True
     assert error in failure.value.message
@@ -93,13 +93,13 @@ def test_credential_and_channel_errors_are_permanent(slack, error):
 
 def test_rate_limiting_is_retried_after_the_time_slack_asks(slack):
     _FakeSlack.answer = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "7"})
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send(slack)
     assert (failure.value.permanent, failure.value.retry_after) == (False, 7.0)
 
 
 def test_an_unreachable_slack_is_transient():
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send("http://127.0.0.1:9/api/")
     assert failure.value.permanent is False
 

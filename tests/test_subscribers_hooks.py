@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from statushub.lib import outbound
+from statushub.lib.outbound import OutboundError
 from subscribers import hooks, sending
 from subscribers.mail import token_for
 from subscribers.models import HookDelivery, HookSubscription
@@ -305,7 +306,7 @@ def test_the_owner_can_make_a_new_secret_change_components_and_cancel(client, ma
 def test_a_name_that_now_points_inside_a_private_network_is_not_called(settings):
     settings.STATUSHUB_OUTBOUND_ALLOW_NETWORKS = []
     request = {"url": "https://rebound.example.com/in", "body": "{}", "headers": {}}
-    with pytest.raises(hooks.HookError) as refused:
+    with pytest.raises(OutboundError) as refused:
         hooks._post(HookSubscription(kind="webhook"), request)  # checked when connecting: no respx here
     assert refused.value.permanent and refused.value.message == f"could not reach it: {outbound.UNREACHABLE}"
     with pytest.raises(hooks.HookTargetError):

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from channels import services
 from channels.models import Channel, ChannelThread, Delivery
-from channels.transports import Transport, is_network_error
 from incidents import services as incident_services
+from integrations.base import Transport, is_network_error
 from tests.fake_channels import INSTALL, POST_PATHS, X_USER, Service, config
 from tests.fake_services import FakeServices, Fault, fake_services
 
@@ -369,7 +369,7 @@ def test_the_engine_retries_an_unclassified_network_error_and_stops_on_a_bug(
     def send(self: Any, request: Any, thread: Any) -> Any:
         raise raised.pop(0)
 
-    monkeypatch.setattr("channels.integrations.webhook.transport.WebhookTransport.send", send)
+    monkeypatch.setattr("integrations.webhook.transport.WebhookTransport.send", send)
     delivery = _publish(make_incident(public=False), publisher, "Unclassified.")
 
     outcome = services.delivery_attempt(delivery.pk)
@@ -476,7 +476,7 @@ def test_an_attempt_whose_lookups_outlast_its_lease_posts_nothing(
 ):
     """Lookups that ran past the lease may have let the sweeper hand the delivery to another worker: posting
     then would race that worker's post. The late attempt gives up before the post call."""
-    from channels.integrations.x.transport import XTransport
+    from integrations.x.transport import XTransport
 
     _, x = _channel("x", fake)
     fake.inject(*POST_PATHS["x"], Fault("error"))

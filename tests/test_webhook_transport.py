@@ -9,8 +9,8 @@ import httpx
 import pytest
 import respx
 
-from channels.integrations.webhook.transport import WebhookTransport
-from channels.transports import Message, Thread, TransportError
+from integrations.base import Message, OutboundError, Thread
+from integrations.webhook.transport import WebhookTransport
 
 SECRET_BYTES = b"0123456789abcdef0123456789abcdef"
 SECRET = "whsec_" + base64.b64encode(SECRET_BYTES).decode()
@@ -65,7 +65,7 @@ def test_it_posts_the_json_signed_per_standard_webhooks():
 def test_it_classifies_error_answers(response, permanent, retry_after):
     respx.post(URL).mock(return_value=response)
     transport = _transport()
-    with pytest.raises(TransportError) as error:
+    with pytest.raises(OutboundError) as error:
         transport.send(transport.build_request(_message(), Thread(), idempotency_key="k"), Thread())
     assert (error.value.permanent, error.value.retry_after) == (permanent, retry_after)
 
@@ -74,6 +74,6 @@ def test_it_classifies_error_answers(response, permanent, retry_after):
 def test_a_timeout_is_transient():
     respx.post(URL).mock(side_effect=httpx.ReadTimeout("slow"))
     transport = _transport()
-    with pytest.raises(TransportError, match="timed out") as error:
+    with pytest.raises(OutboundError, match="timed out") as error:
         transport.send(transport.build_request(_message(), Thread(), idempotency_key="k"), Thread())
     assert error.value.permanent is False

@@ -6,7 +6,7 @@ import pytest
 
 from channels import services
 from channels.models import Channel
-from channels.transports import Transport, tls_context
+from integrations.base import Transport, tls_context
 
 
 @pytest.mark.django_db

@@ -12,8 +12,8 @@ import responses
 from oauthlib.oauth1.rfc5849 import signature, utils
 from twitter_text import parse_tweet
 
-from channels.integrations.x.transport import XTransport
-from channels.transports import Message, Thread, TransportError
+from integrations.base import Message, OutboundError, Thread
+from integrations.x.transport import XTransport
 
 API = "https://api.twitter.com"
 TWEETS = f"{API}/2/tweets"
@@ -191,7 +191,7 @@ def test_check_reads_the_authenticated_account():
 @responses.activate
 def test_check_says_when_the_keys_belong_to_another_account():
     responses.get(ME, json={"data": {"id": "9", "name": "Dana", "username": "dana_w"}})
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _transport().check()
     assert failure.value.permanent is True
     assert "@dana_w, not @northwind" in failure.value.message
@@ -200,7 +200,7 @@ def test_check_says_when_the_keys_belong_to_another_account():
 @responses.activate
 def test_check_with_bad_keys_is_permanent_and_does_not_echo_them():
     responses.get(ME, status=401, json=UNAUTHORIZED)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _transport().check()
     assert failure.value.permanent is True
     assert "Keys and tokens" in failure.value.message
@@ -247,7 +247,7 @@ def test_check_with_bad_keys_is_permanent_and_does_not_echo_them():
 )
 def test_it_classifies_x_errors(status, body, permanent, says):
     responses.post(TWEETS, status=status, json=body)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is permanent
     assert says in failure.value.message
@@ -280,7 +280,7 @@ def test_rate_limits_wait_until_the_exhausted_window_resets(headers, retry_after
         name: str(now + int(value)) if value.startswith("+") else value for name, value in headers.items()
     }
     responses.post(TWEETS, status=429, json={"title": "Too Many Requests", "status": 429}, headers=absolute)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
     if retry_after is None:
@@ -347,7 +347,7 @@ def test_a_configured_user_id_saves_asking_who_we_are():
 def test_a_duplicate_that_matches_none_of_our_recent_posts_is_permanent():
     responses.post(TWEETS, status=403, json=DUPLICATE)
     responses.get(f"{API}/2/users/{USER_ID}/tweets", json=_timeline(OTHER))
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send(user_id=USER_ID)
     assert failure.value.permanent is True
     assert "duplicate" in failure.value.message
@@ -358,7 +358,7 @@ def test_a_duplicate_that_matches_none_of_our_recent_posts_is_permanent():
 def test_a_failed_duplicate_lookup_is_permanent_only_if_retrying_cannot_help(status, permanent):
     responses.post(TWEETS, status=403, json=DUPLICATE)
     responses.get(f"{API}/2/users/{USER_ID}/tweets", status=status, json={"title": "x", "status": status})
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send(user_id=USER_ID)
     assert failure.value.permanent is permanent
 
@@ -374,7 +374,7 @@ def test_a_failed_duplicate_lookup_is_permanent_only_if_retrying_cannot_help(sta
 )
 def test_timeouts_and_connection_errors_are_transient(exception):
     responses.post(TWEETS, body=exception)
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
 
@@ -382,7 +382,7 @@ def test_timeouts_and_connection_errors_are_transient(exception):
 @responses.activate
 def test_a_success_without_an_id_is_retried_rather_than_recorded():
     responses.post(TWEETS, status=201, json={"data": {}})
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         _send()
     assert failure.value.permanent is False
 
@@ -390,7 +390,7 @@ def test_a_success_without_an_id_is_retried_rather_than_recorded():
 @responses.activate
 def test_missing_keys_are_named_without_calling_x():
     transport = XTransport({"username": "northwind"}, {**KEYS, "access_token_secret": ""})
-    with pytest.raises(TransportError) as failure:
+    with pytest.raises(OutboundError) as failure:
         transport.check()
     assert failure.value.permanent is True
     assert "access token secret missing" in failure.value.message

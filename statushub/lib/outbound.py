@@ -15,14 +15,27 @@ IPv4-compatible ``::a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``, Tered
 For httpx, ``client()``/``transport()`` (a network backend that checks before it connects); for requests
 (Mastodon.py, praw, tweepy), ``session()`` (urllib3 connections that check before they connect).
 Not guarded: the SMTP relay, PostgreSQL and Redis, whose addresses only the operator sets (often loopback).
+
+It is also the one outbound layer everything else builds on (channels, subscribers' hooks, WebSub pings, alert
+notifications): ``client()`` is the only HTTP client factory (a timeout always, one shared TLS context, our user
+agent), ``OutboundError`` the only error (``permanent``, ``gone``, ``retry_after``), ``classify()`` sorts an
+HTTP status into transient or permanent, ``retry_after_seconds()`` reads Retry-After and rate-limit resets, and
+``reaching()``/``network_problem()`` turn a failed exchange into words a person can act on.
 """
 
+import functools
+import http.client
 import ipaddress
 import logging
 import socket
-from collections.abc import Iterable, Iterator
+import ssl
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpcore
@@ -48,6 +61,26 @@ UNREACHABLE = (
 )
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are the IPv4 address
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291 (deprecated): ::a.b.c.d
+
+
+USER_AGENT = "StatusHub/0.1 (+status page)"
+DEFAULT_TIMEOUT = 10.0
+
+
+class OutboundError(Exception):
+    """Why an outbound call failed, whoever made it: a channel's transport or listener, a subscriber's hook, a
+    WebSub ping, an alert notification. ``permanent`` when asking again cannot help (bad credentials, forbidden,
+    refused address); ``gone`` when the receiver says the address no longer exists (its subscription should end);
+    ``retry_after`` the seconds the service asked us to wait."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, gone: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent or gone
+        self.gone = gone
+        self.retry_after = retry_after
 
 
 class Refused(Exception):
@@ -205,9 +238,18 @@ def transport(**kwargs: Any) -> httpx.HTTPTransport:
     return guarded
 
 
-def client(*, verify: Any = True, **kwargs: Any) -> httpx.Client:
-    """``httpx.Client(**kwargs)`` with every connection checked (and redirects, since each is a connection)."""
-    return httpx.Client(transport=transport(verify=verify), **kwargs)
+def client(
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    headers: Mapping[str, str] | None = None,
+    verify: Any = None,
+    **kwargs: Any,
+) -> httpx.Client:
+    """The one HTTP client factory: ``httpx.Client(**kwargs)`` with every connection checked (and redirects,
+    since each is a connection), a timeout, our user agent and the process's shared TLS context."""
+    sent = {"User-Agent": USER_AGENT, **(headers or {})}
+    context = tls_context() if verify is None else verify
+    return httpx.Client(transport=transport(verify=context), timeout=timeout, headers=sent, **kwargs)
 
 
 # --- requests (urllib3) -----------------------------------------------------------------------------------
@@ -260,3 +302,186 @@ def guard_session(session: requests.Session) -> requests.Session:
 
 def session() -> requests.Session:
     return guard_session(requests.Session())
+
+
+# --- one TLS context, and failures in words ---------------------------------------------------------------
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client in the process, as httpx would make it (certifi, or SSL_CERT_FILE/DIR).
+
+    Making one parses the whole CA bundle: about 30 ms of CPU with the GIL held. A client per delivery paid
+    that once per channel, one channel after another on a threaded worker, before the first byte went out.
+    A context is safe to share between threads and connections.
+    """
+    return httpx.create_ssl_context()
+
+
+# --- what an answer says --------------------------------------------------------------------------------
+
+# Reset times services send beside (or instead of) Retry-After: seconds to wait, an epoch, or a timestamp.
+_RESET_HEADERS = ("RateLimit-Reset", "X-RateLimit-Reset", "X-Rate-Limit-Reset")
+_EPOCH_AFTER = 1_000_000_000  # a reset larger than this is a moment (Unix time), not a number of seconds
+
+
+def _seconds_until(value: str, now: float) -> float | None:
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, number - now if number > _EPOCH_AFTER else number)
+    try:  # an HTTP date (RFC 9110) or an ISO 8601 time (Mastodon's X-RateLimit-Reset)
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - now)
+
+
+def retry_after_seconds(
+    response: httpx.Response | Mapping[str, str], *, now: float | None = None
+) -> float | None:
+    """How long the service asked us to wait: ``Retry-After`` (seconds or an HTTP date), else a rate-limit
+    reset header (seconds, an epoch or a timestamp). None when it said nothing we can read."""
+    headers = response.headers if isinstance(response, httpx.Response) else httpx.Headers(response)
+    moment = time.time() if now is None else now
+    for name in ("Retry-After", *_RESET_HEADERS):
+        value = headers.get(name)
+        if value is not None and (seconds := _seconds_until(value, moment)) is not None:
+            return seconds
+    return None
+
+
+Classified = Literal["ok", "transient", "permanent"]
+
+
+def classify(status: int) -> Classified:
+    """An HTTP status as a sender must treat it: done, worth another try later, or final.
+
+    Timeouts (408), too early (425), too many requests (429) and server errors say "later"; any other 4xx
+    means the request as it stands is refused, and sending it again cannot change that.
+    """
+    if 200 <= status < 300:
+        return "ok"
+    if status in (408, 425, 429) or status >= 500:
+        return "transient"
+    return "permanent"
+
+
+def error_for(response: httpx.Response, message: str, *, gone: bool = False) -> OutboundError:
+    """The error a failed answer means, its permanence and wait taken from the answer itself."""
+    transient = classify(response.status_code) == "transient" and not gone
+    return OutboundError(
+        message,
+        permanent=not transient,
+        gone=gone,
+        retry_after=retry_after_seconds(response) if transient else None,
+    )
+
+
+@contextmanager
+def reaching(who: str, *, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
+    """Network failures of the httpx calls inside, as ``OutboundError``s in words a person can act on: a refused
+    address is permanent, a timeout or a cut connection transient."""
+    try:
+        yield
+    except Refused as exc:
+        raise OutboundError(f"could not reach {who}: {UNREACHABLE}", permanent=True) from exc
+    except httpx.TimeoutException as exc:
+        raise OutboundError(f"{who} did not answer: timed out after {timeout:.0f} s") from exc
+    except httpx.HTTPError as exc:
+        raise OutboundError(f"could not reach {who}: {network_problem(exc)}") from exc
+
+
+# Raised by the HTTP stacks the SDKs use (httpx, requests/urllib3, urllib/http.client) when the exchange
+# itself failed: nothing the service decided, so trying again later is always right.
+_NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+    httpx.TransportError,  # ConnectError, ReadTimeout, RemoteProtocolError, ReadError, …
+    http.client.HTTPException,  # RemoteDisconnected, IncompleteRead, BadStatusLine
+    socket.timeout,
+    ssl.SSLError,
+    ConnectionError,  # reset, refused, aborted, broken pipe
+    TimeoutError,
+    OSError,
+)
+
+
+def _network_error_types() -> tuple[type[BaseException], ...]:
+    found = list(_NETWORK_ERRORS)
+    try:
+        import requests
+        import urllib3.exceptions
+
+        found += [
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+            urllib3.exceptions.ProtocolError,
+            urllib3.exceptions.TimeoutError,
+        ]
+    except ImportError:  # pragma: no cover - requests comes with tweepy, praw and Mastodon.py
+        pass
+    return tuple(found)
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """Whether the exchange failed on the way (timeout, reset, close without an answer, TLS, DNS).
+
+    SDKs wrap these in their own types (atproto passes httpx's straight through, praw wraps requests',
+    Mastodon.py its own): the chain of causes is followed, so any of them counts. Such a failure says
+    nothing about the post: the engine retries it (after looking the post up), never marks it dead.
+    """
+    if refused_in(exc):
+        return False  # the private-network guard refused it: sending again cannot make the address public
+    types = _network_error_types()
+    return any(isinstance(cause, types) for cause in causes(exc))
+
+
+# An unknown name, a closed port and a private address read alike (UNREACHABLE), so that these
+# errors cannot be used to map a network from outside.
+_NETWORK_PROBLEMS = (
+    (("name or service not known", "nameresolution", "getaddrinfo", "name resolution", "nodename nor servname",
+      "connection refused", "network is unreachable", "no route to host"),
+     UNREACHABLE),
+    (("timed out", "timeout"), "it did not answer in time"),
+    (("certificate", "ssl", "tls"), "the secure connection failed (TLS)"),
+    (("connection reset", "remotedisconnected", "connection aborted", "broken pipe"), "the connection was cut"),
+)  # fmt: skip
+
+
+def network_problem(exc: BaseException) -> str:
+    """What went wrong on the way, in words a communicator can act on, whatever library raised it."""
+    if refused_in(exc):
+        return UNREACHABLE
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 8:
+        seen.append(current)
+        current = current.__cause__ or current.__context__ or getattr(current, "original_exception", None)
+    text = " ".join(f"{type(e).__name__} {e}" for e in seen).lower()
+    for needles, words in _NETWORK_PROBLEMS:
+        if any(needle in text for needle in needles):
+            return words
+    return f"the network failed ({type(exc).__name__})"
+
+
+@contextmanager
+def refusals_are_permanent() -> Iterator[None]:
+    """An address refused by the private-network guard, however deep an SDK wrapped the refusal, as a
+    permanent error: sending again cannot make it public."""
+    try:
+        yield
+    except Exception as exc:
+        if not refused_in(exc):
+            raise
+        if isinstance(exc, OutboundError):
+            raise OutboundError(exc.message, permanent=True) from exc
+        raise OutboundError(f"could not connect: {UNREACHABLE}", permanent=True) from exc
