@@ -31,6 +31,7 @@ from people import two_factor
 from people.models import TOTPDevice
 from people.services import profile_for
 from statushub.lib.snapshot_store import snapshot_store
+from tests.test_alerts_helpers import make_source
 
 PASSWORD = "correct horse battery staple"
 CHROMIUM = "/usr/bin/chromium"
@@ -227,6 +228,27 @@ def story(make_component, make_incident, publisher):
         "internal": internal,
         "updates": {"first": first, "second": second, "planned": planned, "third": third},
     }
+
+
+# The alert webhook tests' sources (with their token or signing secret) and the component their alerts name.
+@pytest.fixture
+def alertmanager(db):
+    return make_source("alertmanager")
+
+
+@pytest.fixture
+def grafana(db):
+    return make_source("grafana")
+
+
+@pytest.fixture
+def generic(db):
+    return make_source("generic")
+
+
+@pytest.fixture
+def payments(make_component):
+    return make_component("Payments", group="Billing")
 
 
 def _database_url() -> str:
