@@ -66,28 +66,24 @@ What would close it:
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
-import re
 import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGET_MESSAGES = 100_000
-TARGET_SECONDS = 60.0
-TARGET_RATE = TARGET_MESSAGES / TARGET_SECONDS
+from _cpu import CpuSnapshot
+from _harness import ROOT, celery_worker, celery_worker_command, drop_database, free_port, recreate_database
+from _mail_report import TARGET_MESSAGES, Options, Result, report
+from _mail_sink import Counters, sink
 
 # The mail worker this benchmark runs, as documented above for production: prefork, two processes per core.
 MAIL_WORKER_CONCURRENCY = 2 * (os.cpu_count() or 1)
@@ -97,227 +93,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
 DEFAULT_VAR_DIR = "/tmp/bench-mail"  # noqa: S108  (the benchmark's own scratch directory)
 
 
-# --- The SMTP sink (its own process) ------------------------------------------------------------------------
-
-
-class _Counters:
-    """Shared with the parent: written only by the sink process, read by the parent."""
-
-    def __init__(self, ctx: Any) -> None:
-        self.received = ctx.RawValue("q", 0)
-        self.duplicates = ctx.RawValue("q", 0)
-        self.without_unsubscribe = ctx.RawValue("q", 0)
-        self.connections = ctx.RawValue("q", 0)
-        self.first_at = ctx.RawValue("d", 0.0)  # time.monotonic(): one clock for every process on Linux
-        self.last_at = ctx.RawValue("d", 0.0)
-
-
-_PLAIN_PATH = re.compile(r"\s*<([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+)>")
-
-
-def run_sink(port: int, counters: _Counters, ready: Any) -> None:
-    """aiosmtpd, made to cost per message about what a real MTA's front end costs, with a handler that counts.
-
-    Changes from stock aiosmtpd, each what Postfix or any MTA built for volume does: it advertises PIPELINING
-    (RFC 2920) and, as Postfix does, answers a pipelined group in one write; it reads DATA as one block up to
-    the end marker instead of one asyncio read per line (which alone is about 40% of stock aiosmtpd's CPU per
-    message); it reads a plain <local@domain> path without the email package's RFC 5322 parser; and it formats
-    no log line per command.
-    Stock aiosmtpd costs 450-700 µs of CPU per message here: on two shared cores, that alone would be most of
-    the target's budget (2 cores x 60 s / 100,000 = 1.2 ms per message for everything).
-    """
-    import asyncio
-
-    from aiosmtpd import smtp
-    from aiosmtpd.controller import Controller
-
-    smtp.sanitized_log = lambda *args, **kwargs: None
-    seen: set[str] = set()
-
-    class Counting:
-        async def handle_EHLO(
-            self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-        ) -> list[str]:
-            session.host_name = hostname
-            return [*responses[:-1], "250-PIPELINING", responses[-1]]
-
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            now = time.monotonic()
-            if not counters.received.value:
-                counters.first_at.value = now
-            for address in envelope.rcpt_tos:
-                if address in seen:
-                    counters.duplicates.value += 1
-                seen.add(address)
-            if b"\nList-Unsubscribe:" not in envelope.content:
-                counters.without_unsubscribe.value += 1
-            counters.last_at.value = now
-            counters.received.value += 1
-            return "250 OK"
-
-    class CountingSMTP(smtp.SMTP):
-        line_length_limit = 1 << 20  # DATA is read in one piece
-        _replies: list[bytes] | None = None
-
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            counters.connections.value += 1
-            super().connection_made(transport)
-
-        async def push(self, status: str | bytes) -> None:
-            # As Postfix does: replies to pipelined commands wait until the input read so far is handled.
-            reply = status.encode("ascii") if isinstance(status, str) else status
-            if self._replies is None:
-                self._replies = []
-                self.loop.call_soon(self._flush)
-            self._replies.append(reply + b"\r\n")
-            if reply.startswith(b"221"):  # QUIT: the connection closes next
-                self._flush()
-
-        def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-            # "<local@domain> SIZE=…" needs no RFC 5322 parser (stock aiosmtpd runs the email package's, and
-            # defines a class, per address); anything less plain still goes to it.
-            match = _PLAIN_PATH.match(arg)
-            if match:
-                return match.group(1), arg[match.end() :]
-            return super()._getaddr(arg)
-
-        def _flush(self) -> None:
-            if self._replies and isinstance(self.transport, asyncio.WriteTransport):
-                self.transport.write(b"".join(self._replies))
-            self._replies = None
-
-        async def smtp_DATA(self, arg: str) -> None:
-            assert self.session is not None and self.envelope is not None
-            if not self.session.host_name:
-                await self.push("503 Error: send HELO first")
-                return
-            if not self.envelope.rcpt_tos:
-                await self.push("503 Error: need RCPT command")
-                return
-            if arg:
-                await self.push("501 Syntax: DATA")
-                return
-            await self.push("354 End data with <CR><LF>.<CR><LF>")
-            data = bytearray()
-            while not (data == b".\r\n" or data.endswith(b"\r\n.\r\n")):
-                data += await self._reader.readuntil(b".\r\n")
-            content = bytes(data[:-3]).replace(b"\r\n..", b"\r\n.")
-            self.envelope.content = self.envelope.original_content = content.removeprefix(b".")
-            status = await self._call_handler_hook("DATA")
-            self._set_post_data_state()
-            await self.push(status)
-
-    class CountingController(Controller):
-        def factory(self) -> smtp.SMTP:
-            return CountingSMTP(self.handler, hostname="bench-sink", **self.SMTP_kwargs)
-
-    controller = CountingController(Counting(), hostname="127.0.0.1", port=port)
-    controller.start()
-    ready.set()
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *args: stop.update(now=True))
-    while not stop["now"]:
-        time.sleep(0.2)
-    controller.stop()
-
-
-# --- Measuring CPU from /proc (Linux) -----------------------------------------------------------------------
-
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _proc_stats() -> dict[int, tuple[int, str, float]]:
-    """pid -> (parent pid, command name, CPU seconds so far) for every process we may read.
-
-    The CPU seconds include those of children it has reaped: PostgreSQL's postmaster thus accounts for the
-    backends of connections closed during the run (Celery closes the database connection after each task)."""
-    stats: dict[int, tuple[int, str, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2 :].split()
-        cpu = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-        stats[int(entry.name)] = (int(fields[1]), name, cpu / _TICKS)
-    return stats
-
-
-def _machine_busy_seconds() -> float:
-    """CPU seconds spent not idle, summed over all cores, since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / _TICKS
-
-
-@dataclass
-class CpuSnapshot:
-    at: float
-    machine: float
-    procs: dict[int, tuple[int, str, float]]
-
-    @classmethod
-    def take(cls) -> CpuSnapshot:
-        return cls(time.monotonic(), _machine_busy_seconds(), _proc_stats())
-
-    def tree(self, root: int) -> set[int]:
-        pids, grew = {root}, True
-        while grew:
-            more = {pid for pid, (ppid, _, _) in self.procs.items() if ppid in pids} - pids
-            grew = bool(more)
-            pids |= more
-        return pids
-
-    def used(self, before: CpuSnapshot, pids: set[int]) -> float:
-        return sum(self.procs[p][2] - (before.procs[p][2] if p in before.procs else 0.0) for p in pids)
-
-    def named(self, name: str) -> set[int]:
-        return {pid for pid, (_, comm, _) in self.procs.items() if comm.startswith(name)}
-
-
 # --- The run ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Options:
-    subscribers: int
-    pool: str
-    concurrency: int
-    batch_size: int | None
-    timeout: float
-    keep_db: bool
-    py_spy: Path | None
-    command: str
-    kills: int = 0
-
-
-@dataclass
-class Result:
-    n: int
-    received: int = 0
-    rows_sent: int = 0
-    duplicates: int = 0
-    without_unsubscribe: int = 0
-    connections: int = 0
-    fanout_written: float | None = None
-    first_message: float | None = None
-    last_message: float | None = None
-    all_sent: float | None = None
-    cpu: dict[str, float] = field(default_factory=dict)
-    wall: float = 0.0
-    batch_size: int = 0
-    timed_out: bool = False
-    kills: int = 0
-    sweeps: int = 0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _environment(port: int, run: str, batch_size: int | None) -> dict[str, str]:
@@ -355,87 +131,31 @@ def _environment(port: int, run: str, batch_size: int | None) -> dict[str, str]:
     return env
 
 
-def _recreate_database(database_url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # name checked: starts with "bench"
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _drop_database(database_url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(database_url)
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
-
-
 def _step(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
 @contextmanager
-def _sink(port: int) -> Iterator[tuple[_Counters, int]]:
-    ctx = multiprocessing.get_context("spawn")  # no Django, no inherited connections
-    counters = _Counters(ctx)
-    ready = ctx.Event()
-    process = ctx.Process(target=run_sink, args=(port, counters, ready), name="bench-smtp-sink", daemon=True)
-    process.start()
-    try:
-        if not ready.wait(30):
-            raise RuntimeError("the SMTP sink did not start")
-        assert process.pid is not None
-        yield counters, process.pid
-    finally:
-        process.terminate()
-        process.join(10)
-        if process.is_alive():
-            process.kill()
-
-
-@contextmanager
 def _worker(env: dict[str, str], options: Options, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    command = [
-        sys.executable, "-m", "celery", "-A", "statushub", "worker", f"--pool={options.pool}",
-        f"--concurrency={options.concurrency}", "--loglevel=INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-    spy: subprocess.Popen[bytes] | None = None
-    try:
-        deadline = time.monotonic() + 60
-        while b"ready." not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Celery worker did not start; see {log}")
-            time.sleep(0.1)
-        if options.py_spy:
-            spy = subprocess.Popen(
-                [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--pid", str(process.pid), "--rate", "200",
-                 "--format", {".svg": "flamegraph", ".json": "speedscope"}.get(options.py_spy.suffix, "raw"),
-                 "--output", str(options.py_spy)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            time.sleep(1)
-        yield process
-    finally:
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            with suppress(subprocess.TimeoutExpired):
-                spy.wait(30)
-        process.terminate()  # warm shutdown: the pool's children finish their task and exit
+    command = celery_worker_command(options.pool, options.concurrency)
+    # Stopped warm: the pool's children finish their task and exit.
+    with celery_worker(command, log, env={**os.environ, **env}, stop_timeout=30) as process:
+        spy: subprocess.Popen[bytes] | None = None
         try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+            if options.py_spy:
+                spy = subprocess.Popen(
+                    [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--pid", str(process.pid), "--rate", "200",
+                     "--format", {".svg": "flamegraph", ".json": "speedscope"}.get(options.py_spy.suffix, "raw"),
+                     "--output", str(options.py_spy)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+                time.sleep(1)
+            yield process
+        finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                with suppress(subprocess.TimeoutExpired):
+                    spy.wait(30)
 
 
 def _setup_data(n: int) -> tuple[Any, Any]:
@@ -519,7 +239,7 @@ def _publish(publisher: Any, incident: Any) -> tuple[Any, float, float]:
 
 
 def _wait(
-    result: Result, counters: _Counters, update: Any, t0: float, t0_wall: float, timeout: float,
+    result: Result, counters: Counters, update: Any, t0: float, t0_wall: float, timeout: float,
     worker: subprocess.Popen[bytes],
 ) -> None:  # fmt: skip
     from subscribers.models import Fanout, MailDelivery
@@ -561,7 +281,7 @@ def _wait(
 
 
 def run(options: Options) -> Result:
-    port = _free_port()
+    port = free_port()
     run_id = f"bench-mail-{os.getpid()}"
     env = _environment(port, run_id, options.batch_size)
     os.environ.update(env)
@@ -570,7 +290,7 @@ def run(options: Options) -> Result:
     sys.path.insert(0, str(ROOT))
 
     _step(f"database {urlsplit(env['DATABASE_URL']).path.lstrip('/')}: re-created, migrated")
-    _recreate_database(env["DATABASE_URL"])
+    recreate_database(env["DATABASE_URL"])
     import django
 
     django.setup()
@@ -582,7 +302,7 @@ def run(options: Options) -> Result:
     publisher, incident = _setup_data(options.subscribers)
     try:
         _step(f"SMTP sink (aiosmtpd) on 127.0.0.1:{port}")
-        with _sink(port) as (counters, sink_pid):
+        with sink(port) as (counters, sink_pid):
             _step(f"Celery worker: --pool={options.pool} --concurrency={options.concurrency}, queue {run_id}")
             if options.kills:
                 _run_with_kills(result, counters, env, options, var_dir, publisher, incident)
@@ -606,7 +326,7 @@ def run(options: Options) -> Result:
         _cleanup(env, run_id, options)
         connections.close_all()
         if not options.keep_db:
-            _drop_database(env["DATABASE_URL"])
+            drop_database(env["DATABASE_URL"])
     return result
 
 
@@ -621,7 +341,7 @@ def _kill_tree(pid: int) -> None:
 
 
 def _wait_idle(
-    counters: _Counters, worker: subprocess.Popen[bytes], deadline: float, quiet: float = 3.0
+    counters: Counters, worker: subprocess.Popen[bytes], deadline: float, quiet: float = 3.0
 ) -> None:
     """Until the sink has received nothing for ``quiet`` seconds: every batch still running has finished."""
     last, since = counters.received.value, time.monotonic()
@@ -651,7 +371,7 @@ def _sweep_now(update: Any) -> None:
 
 
 def _run_with_kills(
-    result: Result, counters: _Counters, env: dict[str, str], options: Options, var_dir: Path, publisher: Any,
+    result: Result, counters: Counters, env: dict[str, str], options: Options, var_dir: Path, publisher: Any,
     incident: Any,
 ) -> None:  # fmt: skip
     """Publish, SIGKILL the whole worker ``options.kills`` times while it sends (evenly over the run), start it
@@ -695,108 +415,6 @@ def _cleanup(env: dict[str, str], run_id: str, options: Options) -> None:
     keys = list(client.scan_iter(match=f"{run_id}:*", count=1000))
     if keys:
         client.delete(*keys)
-
-
-# --- The table ------------------------------------------------------------------------------------------------
-
-
-def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f} s"
-
-
-WHOLE_MACHINE = "whole machine (anything else running included)"
-
-
-def report(result: Result, options: Options) -> bool:
-    target = TARGET_SECONDS * result.n / TARGET_MESSAGES
-    total = None
-    if result.all_sent is not None and result.last_message is not None:
-        total = max(result.all_sent, result.last_message)
-    passed = (
-        total is not None and total <= target and not result.duplicates and not result.without_unsubscribe
-    )
-    if options.kills:
-        return _report_kills(result, options)
-    cores = os.cpu_count() or 1
-    span = result.wall or 1.0
-    ours = {name: seconds for name, seconds in result.cpu.items() if name != WHOLE_MACHINE}
-    machine = result.cpu.get(WHOLE_MACHINE, 0.0)
-    rows: list[tuple[str, str]] = [
-        ("subscribers (N)", f"{result.n:,}"),
-        ("accepted by the sink", f"{result.received:,} over {result.connections:,} SMTP connections"),
-        ("duplicates / without List-Unsubscribe", f"{result.duplicates:,} / {result.without_unsubscribe:,}"),
-        ("delivery rows marked sent", f"{result.rows_sent:,}"),
-        ("commit → all deliveries written", _seconds(result.fanout_written)),
-        ("commit → first message at the sink", _seconds(result.first_message)),
-        ("commit → last message at the sink", _seconds(result.last_message)),
-        ("commit → every row marked sent", _seconds(result.all_sent)),
-        ("total", _seconds(total)),
-        ("messages/s", f"{result.n / total:,.0f}" if total else "—"),
-        ("target", f"{target:.2f} s for N (100,000 in 60 s: {TARGET_RATE:,.0f}/s)"),
-        ("total / target", f"{total / target:.2f}" if total else "—"),
-        ("result", "PASS" if passed else "MISS" + (" (timed out)" if result.timed_out else "")),
-        (
-            "worker",
-            f"--pool={options.pool} --concurrency={options.concurrency}, {result.batch_size} mails a batch",
-        ),
-        ("cores", f"{cores}; busy {machine / span:.2f} cores on average during the run"),
-    ]
-    for name, seconds in result.cpu.items():
-        per_message = f"{seconds / result.n * 1e6:5.0f} µs a message" if name != WHOLE_MACHINE else ""
-        rows.append((f"CPU: {name}", f"{seconds:6.1f} core-s {per_message}"))
-    own = sum(ours.values())
-    rows.append(
-        ("CPU: this run's processes", f"{own:6.1f} core-s = {own / cores:.1f} s of all {cores} cores")
-    )
-    rows.append(("command", options.command))
-    width = max(len(name) for name, _ in rows)
-    print()
-    print(f"| {'figure':<{width}} | value")
-    print(f"|-{'-' * width}-|-{'-' * 60}")
-    for name, value in rows:
-        print(f"| {name:<{width}} | {value}")
-    print()
-    if total is None:
-        print("MISS: not every mail was sent and received within --timeout.")
-    elif not passed:
-        print(f"MISS by {total - target:.1f} s ({(total / target - 1) * 100:.0f}% over {target:.1f} s).")
-        others = max(0.0, machine - own)
-        print(
-            f"Why: the run is CPU-bound. Its own processes needed {own:.1f} core-s ({own / cores:.1f} s of"
-            f" {cores} idle cores); other work on the machine took {others:.1f} core-s meanwhile."
-            " Per message, see the CPU rows above."
-        )
-        print("What would close it: see the notes at the top of bench/mail_fanout.py.")
-    return passed
-
-
-def _report_kills(result: Result, options: Options) -> bool:
-    """Kill mode's table: the target is at most 5 mails sent twice per SIGKILL (issue 11, item 15)."""
-    per_kill = result.duplicates / max(1, result.kills)
-    passed = result.rows_sent >= result.n and result.received >= result.n and per_kill <= 5
-    rows = [
-        ("subscribers (N)", f"{result.n:,}"),
-        ("SIGKILLs of the whole worker mid-send", f"{result.kills}"),
-        ("sweeper runs to finish", f"{result.sweeps}"),
-        ("accepted by the sink", f"{result.received:,} over {result.connections:,} SMTP connections"),
-        ("delivery rows marked sent", f"{result.rows_sent:,}"),
-        ("mails accepted twice (duplicates)", f"{result.duplicates:,}"),
-        ("duplicates per kill", f"{per_kill:.1f} (target: at most 5)"),
-        ("result", "PASS" if passed else "MISS" + (" (timed out)" if result.timed_out else "")),
-        (
-            "worker",
-            f"--pool={options.pool} --concurrency={options.concurrency}, {result.batch_size} mails a batch",
-        ),
-        ("command", options.command),
-    ]
-    width = max(len(name) for name, _ in rows)
-    print()
-    print(f"| {'figure':<{width}} | value")
-    print(f"|-{'-' * width}-|-{'-' * 60}")
-    for name, value in rows:
-        print(f"| {name:<{width}} | {value}")
-    print()
-    return passed
 
 
 def main(argv: list[str] | None = None) -> int:

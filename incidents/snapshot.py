@@ -10,129 +10,39 @@ page cannot drift apart. A refresh renders only what a change touched:
 
 The open page polls ``_live/?v=<tag>``; the tag is a digest of the live region itself, so the snapshot server can
 answer "nothing new" (204) for it without any shared counter.
+
+Rendering the files themselves is ``incidents/snapshot_render.py``; the static copy (``export``, and the
+deployment's store mirrored into ``STATUSHUB_EXPORT_DIR``) is ``incidents/snapshot_export.py``.
 """
 
-import fcntl
 import functools
 import hashlib
 import json
 import logging
 import multiprocessing
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections
-from django.http import Http404
-from django.test import RequestFactory
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape, strip_tags
-from django.utils.text import Truncator
 
 from incidents import selectors
-from incidents.documents import absolute
-from incidents.models import Component, Incident, IncidentUpdate, PublicChange, SigningKey
+from incidents.models import IncidentUpdate, PublicChange
 from incidents.selectors import public_incidents
+from incidents.snapshot_render import front_page, incident_files, render, site_wide
 from incidents.verify_views import CHAIN_PAGE
-from statushub.lib import public_cache
-from statushub.lib.snapshot_store import File, FileStore, Store, snapshot_store
+from statushub.lib.snapshot_store import Store, snapshot_store
 
 log = logging.getLogger(__name__)
 
-STATUSPAGE_API = (
-    "summary",
-    "status",
-    "components",
-    "incidents",
-    "incidents-unresolved",
-    "maintenances",
-    "maintenances-upcoming",
-    "maintenances-active",
-)
-_factory = RequestFactory()  # a bare GET request, no middleware: exactly what a public view gets
 BATCH = 2000  # change rows per transaction
 CHUNK = 200  # incidents per query (and per process, when several render)
 
 Progress = Callable[[int], object]
-
-
-class RenderError(Exception):
-    pass
-
-
-def render(path: str) -> bytes | None:
-    """The body the public view answers ``GET path`` with, or None when it answers 404."""
-    try:
-        match = resolve(path)
-    except Resolver404:
-        return None
-    site = urlsplit(settings.STATUSHUB_SITE_URL or "http://localhost")
-    # As if a visitor of the public address asked: nothing rendered may depend on who asks.
-    request = _factory.get(path, HTTP_HOST=site.netloc, secure=site.scheme == "https")
-    try:
-        response = match.func(request, *match.args, **match.kwargs)
-    except Http404:
-        return None
-    if response.status_code == 404:
-        return None
-    if response.status_code != 200:
-        raise RenderError(f"{path} answered {response.status_code}")
-    if response.streaming:  # a file (the favicon)
-        try:
-            return b"".join(response.streaming_content)
-        finally:
-            # Not response.close(): that sends request_finished, which closes this thread's database connection.
-            if (stream := getattr(response, "file_to_stream", None)) is not None:
-                stream.close()
-    return bytes(response.content)
-
-
-def _render_live_pair(page: str, live: str) -> dict[str, bytes]:
-    """A page and its live region, both carrying the region's own digest as the poll tag."""
-    placeholder = public_cache.SNAPSHOT_PLACEHOLDER.encode()
-    page_body = live_body = None
-    for _ in range(3):
-        with public_cache.snapshot_rendering():
-            page_body, live_body = render(page), render(live)
-        if page_body is None or live_body is None:
-            return {}
-        # Rendered by two queries: if a change committed in between, the page would not contain its region.
-        if live_body.strip() in page_body:
-            break
-    assert page_body is not None and live_body is not None
-    tag = hashlib.sha256(live_body).hexdigest()[:16].encode()
-    return {page: page_body.replace(placeholder, tag), live: live_body.replace(placeholder, tag)}
-
-
-def update_permalink_page(update: IncidentUpdate) -> bytes:
-    """``/updates/<id>/`` as a file: a static host cannot answer 302, so a page that forwards at once.
-
-    Channels post this address, so it carries the link preview (Open Graph) that X, Slack or Facebook show.
-    """
-    target = reverse("status:incident", args=[update.incident_id]) + f"#update-{update.public_id}"
-    url = escape(target)
-    title = escape(f"{update.incident.title} · {settings.STATUSHUB_SITE_NAME} status")
-    summary = escape(Truncator(strip_tags(update.body_html).strip()).chars(200))
-    return (
-        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="refresh" content="0; url={url}"><link rel="canonical" href="{escape(absolute(target))}">'
-        f"<title>{title}</title>"
-        f'<meta property="og:type" content="article"><meta property="og:title" content="{title}">'
-        f'<meta property="og:description" content="{summary}">'
-        f'<meta property="og:url" content="{escape(absolute(target))}">'
-        f'<meta property="og:site_name" content="{escape(settings.STATUSHUB_SITE_NAME)}">'
-        f'<meta name="twitter:card" content="summary"></head>'
-        f'<body><p>{summary}</p><p><a href="{url}">Read this update on the status page</a></p></body></html>\n'
-    ).encode()
 
 
 def _month_key(when: datetime) -> str:
@@ -161,57 +71,6 @@ def history_months(months: Iterable[str]) -> dict[str, bytes]:
             files[_month_path(key)] = body
     if _month_path(current) in files:
         files[reverse("status:history")] = files[_month_path(current)]
-    return files
-
-
-def front_page() -> dict[str, bytes]:
-    return _render_live_pair(reverse("status:page"), reverse("status:live"))
-
-
-def site_wide() -> dict[str, bytes]:
-    """Everything else not tied to one incident or one month: the API, the feeds, keys and the chain."""
-    files: dict[str, bytes] = {}
-    paths = [reverse(f"statuspage:{name}") for name in STATUSPAGE_API]
-    paths += [reverse("feeds:history-atom"), reverse("feeds:history-rss")]
-    for pk in Component.objects.order_by("pk").values_list("pk", flat=True):
-        paths += [reverse("feeds:component-atom", args=[pk]), reverse("feeds:component-rss", args=[pk])]
-    paths.append(reverse("status:keys"))
-    paths.append(reverse("favicon"))  # asked of every host, whatever the pages link
-    paths += [
-        reverse("status:key-pem", args=[kid]) for kid in SigningKey.objects.values_list("kid", flat=True)
-    ]
-    for path in paths:
-        body = render(path)
-        if body is not None:
-            files[path] = body
-    return files
-
-
-def incident_files(
-    incident: Incident, *, first: Callable[[dict[str, bytes]], object] | None = None
-) -> dict[str, bytes]:
-    """Every file of one incident; ``first`` is handed its page and live region as soon as they are rendered."""
-    pk = incident.pk
-    files = _render_live_pair(
-        reverse("status:incident", args=[pk]), reverse("status:incident-live", args=[pk])
-    )
-    if first is not None and files:
-        first(dict(files))  # readers have this page open: it need not wait for every statement below
-    for path in (
-        reverse("status:incident-json", args=[pk]),
-        reverse("feeds:incident-atom", args=[pk]),
-        reverse("feeds:incident-rss", args=[pk]),
-    ):
-        body = render(path)
-        if body is not None:
-            files[path] = body
-    for update in incident.updates.exclude(signature="").select_related("incident").order_by("pk"):
-        files[reverse("status:update", args=[update.public_id])] = update_permalink_page(update)
-        for name in ("status:update-statement", "status:update-json"):
-            path = reverse(name, args=[update.public_id])
-            body = render(path)
-            if body is not None:
-                files[path] = body
     return files
 
 
@@ -495,154 +354,3 @@ def _kept_paths(store: Store, pks: list[int]) -> set[str]:
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-class MirroredStore:
-    """The deployment's store plus a static copy kept in step (``STATUSHUB_EXPORT_DIR``). Reads use the first.
-
-    The copy never holds the real site back: the deployment's store is written first, and a copy that cannot be
-    written (disk full, permissions) is logged and exported whole again at the next refresh.
-    """
-
-    STALE = "snapshot-mirror-stale"
-
-    def __init__(self, primary: Store, mirror: FileStore) -> None:
-        self.primary = primary
-        self.mirror = mirror
-
-    def _mirrored(self, action: Callable[[], object]) -> None:
-        try:
-            action()
-        except OSError:
-            log.exception(
-                "The static copy in %s could not be updated; it will be exported again", self.mirror.root
-            )
-            cache.set(self.STALE, 1, timeout=None)
-
-    def read(self, path: str) -> File | None:
-        return self.primary.read(path)
-
-    def write(self, files: dict[str, bytes], removed: Iterable[str] = ()) -> int:
-        removed = list(removed)
-        written = self.primary.write(files, removed)
-        self._mirrored(lambda: self.mirror.write(files, removed))
-        return written
-
-    def paths(self) -> Iterator[str]:
-        return self.primary.paths()
-
-    def get_meta(self, key: str) -> object:
-        return self.primary.get_meta(key)
-
-    def set_meta(self, key: str, value: object) -> None:
-        self.primary.set_meta(key, value)
-        self._mirrored(lambda: self.mirror.set_meta(key, value))
-
-    def clear(self) -> None:
-        self.primary.clear()
-        self.mirror.clear()
-
-
-def deployment_store() -> Store:
-    """The store public pages are served from, mirrored into ``STATUSHUB_EXPORT_DIR`` when that is set.
-
-    The copy is exported whole when it does not exist yet, when it was rendered by another release or with
-    other settings (its static files and photos would be out of date), or after it failed to update.
-    """
-    store = snapshot_store()
-    if not settings.STATUSHUB_EXPORT_DIR:
-        return store
-    target = Path(settings.STATUSHUB_EXPORT_DIR)
-    copy = FileStore(target)
-    site = copy.get_meta("site") if _is_export(target) else None
-    current = isinstance(site, dict) and site.get("fingerprint") == fingerprint()
-    if not current or cache.get(MirroredStore.STALE):
-        try:
-            export(target)  # refuses a directory that is not an export
-        except (ExportError, OSError):
-            # The copy is extra: the public site itself must keep refreshing.
-            log.exception("Could not export the static copy to %s; serving goes on without it", target)
-            return store
-        cache.delete(MirroredStore.STALE)
-    return MirroredStore(store, copy)
-
-
-def _is_export(target: Path) -> bool:
-    """``target`` is a link into its own ``.<name>.versions`` folder, as ``export`` leaves it."""
-    versions = (target.parent / f".{target.name}.versions").resolve()
-    return target.is_symlink() and target.resolve().parent == versions
-
-
-# --- Export: the same files, for nginx, any static host or a CDN ---------------------------------------------
-
-
-class ExportError(Exception):
-    pass
-
-
-@dataclass
-class Exported:
-    target: Path
-    version_dir: Path
-    files: int
-    incidents: int
-
-
-def export(
-    target: Path, *, progress: Callable[[int], Progress] | None = None, keep: int = 2, jobs: int = 1
-) -> Exported:
-    """Write the whole public site under ``target``, then switch to it at once.
-
-    ``target`` becomes a symbolic link to a fresh directory beside it; replacing the link is atomic, so a web
-    server reading ``target`` sees the old site or the new one, never half of each. The previous ``keep``
-    versions stay (to roll back by hand), older ones are removed.
-    """
-    target = Path(os.path.abspath(target))
-    refusal = f"{target} already exists and is not a StatusHub export. Give a new path, or remove it first."
-    if target.is_symlink() and not _is_export(target):
-        raise ExportError(refusal)
-    if target.exists() and not target.is_symlink():
-        if not target.is_dir() or any(target.iterdir()):
-            raise ExportError(refusal)
-        target.rmdir()
-    versions = target.parent / f".{target.name}.versions"
-    versions.mkdir(parents=True, exist_ok=True)
-    with open(versions / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one export at a time into one place: none prunes another's work
-        return _export(target, versions, progress=progress, keep=keep, jobs=jobs)
-
-
-def _export(
-    target: Path, versions: Path, *, progress: Callable[[int], Progress] | None, keep: int, jobs: int
-) -> Exported:
-    staging = Path(tempfile.mkdtemp(dir=versions, prefix=f"{timezone.now():%Y%m%dT%H%M%S.%f}-"))
-    try:
-        pks = all_incident_pks()
-        store = FileStore(staging)
-        build(
-            store,
-            progress=progress(len(pks)) if progress else None,
-            pks=pks,
-            consume_changes=False,
-            jobs=jobs,
-        )
-        _copy_tree(Path(settings.STATIC_ROOT), staging / settings.STATIC_URL.strip("/"))
-        _copy_tree(Path(settings.MEDIA_ROOT) / "people", staging / "media" / "people")
-        staging.chmod(0o755)
-        link = versions / f".link-{staging.name}"
-        os.symlink(os.path.relpath(staging, target.parent), link)
-        os.replace(link, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    exports = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for old in exports[: -(keep + 1)]:
-        if old != staging:
-            shutil.rmtree(old, ignore_errors=True)
-    count = sum(1 for _ in store.paths())
-    return Exported(target=target, version_dir=staging, files=count, incidents=len(pks))
-
-
-def _copy_tree(source: Path, destination: Path) -> None:
-    if source.is_dir():
-        shutil.copytree(source, destination, dirs_exist_ok=True)

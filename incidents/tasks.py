@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from incidents import snapshot
+from incidents import snapshot, snapshot_export
 from incidents.availability import recompute_component_days
 from incidents.feed_tasks import websub_ping  # noqa: F401  (Celery discovers tasks.py modules only)
 from incidents.models import Component
@@ -52,7 +52,9 @@ def refresh_snapshot() -> None:
             return  # the running refresh sees _AGAIN when it finishes
         try:
             cache.delete(_AGAIN)
-            written = snapshot.refresh(snapshot.deployment_store(), heartbeat=lambda: cache.touch(_LOCK, 300))
+            written = snapshot.refresh(
+                snapshot_export.deployment_store(), heartbeat=lambda: cache.touch(_LOCK, 300)
+            )
             if written:
                 # Also the retry of a publish's own bump that failed while Redis was down (statushub/lib/after_commit.py).
                 bump_public_version()

@@ -29,7 +29,9 @@ from incidents import services
 from incidents.models import Component, ComponentGroup, Incident
 from people import roles, two_factor
 from people.models import TOTPDevice
+from people.services import profile_for
 from statushub.lib.snapshot_store import snapshot_store
+from tests.test_alerts_helpers import make_source
 
 PASSWORD = "correct horse battery staple"
 CHROMIUM = "/usr/bin/chromium"
@@ -165,6 +167,88 @@ def site(make_component, make_incident, publisher) -> dict[str, Any]:
     services.update_publish(incident=resolved, author=publisher, status="resolved", body="Fixed.")
     draft = make_incident("Not public yet", public=False)
     return {"api": api, "open": open_incident, "resolved": resolved, "draft": draft}
+
+
+@pytest.fixture
+def story(make_component, make_incident, publisher):
+    """For the feed tests: two components; an incident on one with three updates, a maintenance on the other, an
+    internal draft."""
+    api = make_component("API")
+    web = make_component("Web app")
+    start = timezone.now().replace(microsecond=0) - timedelta(minutes=10)
+    profile = profile_for(publisher)
+    profile.title = "VP Engineering"
+    profile.save()
+    incident = make_incident("Payments failing", public=False)
+    first = services.update_publish(
+        incident=incident,
+        author=publisher,
+        status="investigating",
+        body="We are **investigating** failed card payments.",
+        component_statuses={api: Component.Status.MAJOR_OUTAGE},
+        at=start + timedelta(minutes=1),
+    )
+    second = services.update_publish(
+        incident=incident,
+        author=publisher,
+        status="identified",
+        body="A bad deploy. Rolling back.",
+        next_update_at=start + timedelta(minutes=40),
+        at=start + timedelta(minutes=2),
+    )
+    maintenance = make_incident(
+        "Database upgrade",
+        public=False,
+        kind=Incident.Kind.MAINTENANCE,
+        status=Incident.Status.SCHEDULED,
+        scheduled_for=start + timedelta(hours=2),
+    )
+    planned = services.update_publish(
+        incident=maintenance,
+        author=publisher,
+        status="in_progress",
+        body="Upgrading now.",
+        component_statuses={web: Component.Status.UNDER_MAINTENANCE},
+        at=start + timedelta(minutes=3),
+    )
+    third = services.update_publish(
+        incident=incident,
+        author=publisher,
+        status="resolved",
+        body="Payments work again.",
+        component_statuses={api: Component.Status.OPERATIONAL},
+        at=start + timedelta(minutes=4),
+    )
+    internal = make_incident("Internal only", public=False)
+    return {
+        "api": api,
+        "web": web,
+        "incident": incident,
+        "maintenance": maintenance,
+        "internal": internal,
+        "updates": {"first": first, "second": second, "planned": planned, "third": third},
+    }
+
+
+# The alert webhook tests' sources (with their token or signing secret) and the component their alerts name.
+@pytest.fixture
+def alertmanager(db):
+    return make_source("alertmanager")
+
+
+@pytest.fixture
+def grafana(db):
+    return make_source("grafana")
+
+
+@pytest.fixture
+def generic(db):
+    return make_source("generic")
+
+
+@pytest.fixture
+def payments(make_component):
+    return make_component("Payments", group="Billing")
 
 
 def _database_url() -> str:

@@ -181,6 +181,11 @@ SOURCES = {
 
 
 def make_source(kind: str, **fields: Any) -> tuple[AlertSource, str]:
-    """A source of that kind and its token or signing secret (each test module wraps this in a fixture)."""
+    """A source of that kind and its token or signing secret (fixtures wrap this, e.g. in conftest.py)."""
     name, slug = SOURCES[kind]
     return services.source_create(by=None, kind=kind, name=name, slug=slug, **fields)
+
+
+def progress_notes(incident: Any) -> list[Any]:
+    """The incident's progress notes, oldest first."""
+    return list(incident.notes.order_by("created_at", "id"))

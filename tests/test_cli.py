@@ -1,233 +1,23 @@
-"""The ``statushub`` CLI against a fake site that serves the wire format (docs/signing-wire-format.md).
-
-The fake site is built from real keys and statements made with the library: a chain of three updates
-signed by two publishers, Priya's key being revoked only after all three were published.
-"""
+"""The ``statushub`` CLI's ``verify`` and ``verify-chain`` against a fake site that serves the wire format
+(docs/signing-wire-format.md; see ``tests/test_cli_helpers.py``)."""
 
 import ast
 import base64
 import os
-import re
-import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import respx
 
 from statushub import cli
-from statushub.lib import signing
+from tests.test_cli_helpers import KEYS_URL, SITE, FakeSite, build_site, final_line, run
 
-SITE = "https://status.example"
-KEYS_URL = f"{SITE}/.well-known/statushub/keys.json"
-CHAIN_URL = f"{SITE}/.well-known/statushub/chain.json"
-
-
-@dataclass
-class FakeKey:
-    private: bytes
-    owner: dict[str, str]
-    created: str
-    revoked: str | None = None
-
-    @property
-    def public(self) -> bytes:
-        return signing.public_key_bytes(self.private)
-
-    @property
-    def kid(self) -> str:
-        return signing.kid_for(self.public)
-
-
-@dataclass
-class FakeUpdate:
-    """What the server stores for a published update; ``statement`` is what it serves."""
-
-    id: str
-    incident: str
-    seq: int
-    prev: str | None
-    kid: str
-    published_at: str
-    statement: bytes
-    signature: str
-    sha256: str
-    record: dict[str, Any]  # the fields as the server stored them
-
-
-@dataclass
-class FakeSite:
-    keys: list[FakeKey]
-    updates: list[FakeUpdate] = field(default_factory=list)
-    page_size: int = 500
-    hidden_from_chain: set[int] = field(default_factory=set)
-    listed_twice_in_chain: set[int] = field(default_factory=set)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def key(self, kid: str) -> FakeKey:
-        return next(key for key in self.keys if key.kid == kid)
-
-    def publish(
-        self, key: FakeKey, body: str, published_at: str, status: str = "investigating"
-    ) -> FakeUpdate:
-        seq = len(self.updates) + 1
-        fields = {
-            "v": 1,
-            "kid": key.kid,
-            "site": SITE,
-            "incident": "7",
-            "update": str(500 + seq),
-            "seq": seq,
-            "status": status,
-            "impact": "major",
-            "components": [{"id": "3", "name": "Payments API", "status": "major_outage"}],
-            "body": body,
-            "author": dict(key.owner),
-            "published_at": published_at,
-            "corrects": None,
-            "prev": self.updates[-1].sha256 if self.updates else None,
-        }
-        update = self._signed(fields, key)
-        self.updates.append(update)
-        return update
-
-    def rewrite(self, index: int, key: FakeKey | None = None, **changes: Any) -> FakeUpdate:
-        """Replace a stored update with a validly re-signed statement whose fields differ."""
-        old = self.updates[index]
-        fields = {**old.record, **changes}
-        key = key or self.key(old.kid)
-        fields["kid"] = key.kid
-        self.updates[index] = self._signed(fields, key)
-        return self.updates[index]
-
-    @staticmethod
-    def _signed(fields: dict[str, Any], key: FakeKey) -> FakeUpdate:
-        statement = signing.build_statement(fields)
-        return FakeUpdate(
-            id=fields["update"],
-            incident=fields["incident"],
-            seq=fields["seq"],
-            prev=fields["prev"],
-            kid=key.kid,
-            published_at=fields["published_at"],
-            statement=statement,
-            signature=signing.b64encode_signature(signing.sign(key.private, statement)),
-            sha256=signing.digest(statement),
-            record=fields,
-        )
-
-    # --- the endpoints ---
-
-    def update_json(self, update: FakeUpdate) -> dict[str, Any]:
-        fields = update.record
-        return {
-            "id": update.id,
-            "incident_id": update.incident,
-            "seq": update.seq,
-            "status": fields["status"],
-            "body": fields["body"],
-            "author": fields["author"],
-            "published_at": update.published_at,
-            "corrects": None,
-            "signature": update.signature,
-            "kid": update.kid,
-            "statement_url": f"{SITE}/updates/{update.id}/statement",
-            "statement_sha256": update.sha256,
-            "prev": update.prev,
-        }
-
-    def chain_entry(self, update: FakeUpdate) -> dict[str, Any]:
-        return {
-            "seq": update.seq,
-            "update_id": update.id,
-            "update_url": f"{SITE}/updates/{update.id}/",
-            "statement_url": f"{SITE}/updates/{update.id}/statement",
-            "sha256": update.sha256,
-            "prev": update.prev,
-            "signature": update.signature,
-            "kid": update.kid,
-            "published_at": update.published_at,
-        }
-
-    def keys_json(self) -> dict[str, Any]:
-        return {
-            "keys": [
-                {
-                    **signing.public_jwk(key.public),
-                    "owner": key.owner,
-                    "created": key.created,
-                    "revoked": key.revoked,
-                }
-                for key in self.keys
-            ]
-        }
-
-    def chain_page(self, after: int) -> dict[str, Any]:
-        listed = [update for update in self.updates if update.seq not in self.hidden_from_chain]
-        listed += [update for update in self.updates if update.seq in self.listed_twice_in_chain]
-        listed.sort(key=lambda update: update.seq)
-        remaining = [update for update in listed if update.seq > after]
-        page = remaining[: self.page_size]
-        more = len(remaining) > self.page_size
-        return {
-            "site": SITE,
-            "entries": [self.chain_entry(update) for update in page],
-            "next": f"{CHAIN_URL}?after={page[-1].seq}" if more else None,
-        }
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        path = request.url.path
-        by_id = {update.id: update for update in self.updates}
-        if path == "/.well-known/statushub/keys.json":
-            return httpx.Response(200, json=self.keys_json())
-        if path == "/.well-known/statushub/chain.json":
-            return httpx.Response(200, json=self.chain_page(int(request.url.params.get("after", "0"))))
-        if match := re.fullmatch(r"/\.well-known/statushub/keys/(.+)\.pem", path):
-            key = self.key(match[1])
-            return httpx.Response(200, text=signing.public_pem(key.public))
-        if (match := re.fullmatch(r"/updates/(\w+)(/|\.json|/statement)", path)) and match[1] in by_id:
-            update = by_id[match[1]]
-            if match[2] == ".json":
-                return httpx.Response(200, json=self.update_json(update))
-            if match[2] == "/statement":
-                return httpx.Response(
-                    200, content=update.statement, headers={"Content-Type": "application/octet-stream"}
-                )
-            return httpx.Response(
-                302, headers={"Location": f"{SITE}/incidents/{update.incident}/#update-{update.id}"}
-            )
-        if re.fullmatch(r"/incidents/\d+/", path):
-            return httpx.Response(200, text="<html>incident page</html>")
-        return httpx.Response(404, text="Not found")
-
-
-PRIYA = {"name": "Priya Raman", "title": "VP Engineering"}
-MARCO = {"name": "Marco Rossi", "title": "Head of SRE"}
-
-
-def build_site() -> FakeSite:
-    priya = FakeKey(
-        signing.generate_private_key(), PRIYA, "2026-01-01T00:00:00Z", revoked="2026-12-01T00:00:00Z"
-    )
-    marco = FakeKey(signing.generate_private_key(), MARCO, "2026-06-01T00:00:00Z")
-    site = FakeSite(keys=[priya, marco])
-    site.publish(priya, "We are investigating elevated error rates on **Payments**.", "2026-11-23T09:31:00Z")
-    site.publish(
-        marco,
-        "The cause is a failed database failover; we are rolling back.",
-        "2026-11-23T09:58:00Z",
-        "identified",
-    )
-    site.publish(
-        priya, "Payments have been working normally since 10:32 UTC.", "2026-11-23T10:40:00Z", "resolved"
-    )
-    return site
+ROOT = Path(__file__).resolve().parent.parent
+CLI_MODULES = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "statushub" / "cli").glob("*.py"))
 
 
 @pytest.fixture
@@ -236,16 +26,6 @@ def site() -> Iterator[FakeSite]:
     with respx.mock(assert_all_called=False) as mock:
         mock.route(host="status.example").mock(side_effect=fake.handle)
         yield fake
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def final_line(out: str) -> str:
-    return out.strip().splitlines()[-1]
 
 
 # --- verify -------------------------------------------------------------------------------------
@@ -483,129 +263,6 @@ def test_verify_chain_explains_when_the_site_cannot_be_reached(capsys):
     assert "HTTP 503" in err
 
 
-# --- offline keys: keygen and sign --------------------------------------------------------------
-
-
-def _statement_for(kid: str) -> bytes:
-    return signing.build_statement(
-        {
-            "v": 1,
-            "kid": kid,
-            "site": SITE,
-            "incident": "7",
-            "update": "504",
-            "seq": 4,
-            "status": "resolved",
-            "impact": "none",
-            "components": [],
-            "body": "Postmortem published.",
-            "author": PRIYA,
-            "published_at": "2026-11-25T12:00:00Z",
-            "corrects": None,
-            "prev": "ab" * 32,
-        }
-    )
-
-
-def test_keygen_and_sign_round_trip(tmp_path, capsys):
-    key_file = tmp_path / "priya.pem"
-    code, out, _ = run(capsys, "keygen", "--out", str(key_file))
-    assert code == 0
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    public_pem = out[: out.index("-----END PUBLIC KEY-----\n") + len("-----END PUBLIC KEY-----\n")]
-    public = signing.public_raw_from_pem(public_pem)
-    kid = signing.kid_for(public)
-    assert f"kid: {kid}" in out
-    assert signing.public_key_bytes(signing.private_raw_from_pem(key_file.read_bytes())) == public
-
-    statement_file = tmp_path / "statement.bin"
-    statement_file.write_bytes(_statement_for(kid))
-    sig_file = tmp_path / "statement.sig"
-    code, out, err = run(capsys, "sign", "--key", str(key_file), str(statement_file), "--out", str(sig_file))
-    assert code == 0, err
-    assert out == ""
-    assert "signed update 504 (seq 4" in err
-    signature = signing.b64decode_signature(sig_file.read_text())
-    assert signing.verify(public, signature, statement_file.read_bytes())
-
-    code, out, _ = run(capsys, "sign", "--key", str(key_file), str(statement_file))
-    assert code == 0
-    assert signing.verify(public, signing.b64decode_signature(out), statement_file.read_bytes())
-
-
-def test_keygen_refuses_to_overwrite_an_existing_file(tmp_path, capsys):
-    key_file = tmp_path / "priya.pem"
-    key_file.write_text("precious")
-    code, out, err = run(capsys, "keygen", "--out", str(key_file))
-    assert code == 1
-    assert "refusing to overwrite" in err
-    assert out == ""
-    assert key_file.read_text() == "precious"
-
-
-def test_sign_refuses_a_statement_prepared_for_another_key(tmp_path, capsys):
-    key_file = tmp_path / "priya.pem"
-    key_file.write_text(signing.private_pem(signing.generate_private_key()))
-    other_kid = signing.kid_for(signing.public_key_bytes(signing.generate_private_key()))
-    statement_file = tmp_path / "statement.bin"
-    statement_file.write_bytes(_statement_for(other_kid))
-    code, out, err = run(capsys, "sign", "--key", str(key_file), str(statement_file))
-    assert code == 1
-    assert out == ""
-    assert f"refusing to sign: the statement names key {other_kid}" in err
-
-
-def test_sign_refuses_a_file_that_is_not_a_statement(tmp_path, capsys):
-    key_file = tmp_path / "priya.pem"
-    private = signing.generate_private_key()
-    key_file.write_text(signing.private_pem(private))
-    statement_file = tmp_path / "statement.bin"
-    statement_file.write_bytes(_statement_for(signing.kid_for(signing.public_key_bytes(private))) + b"\n")
-    code, out, err = run(capsys, "sign", "--key", str(key_file), str(statement_file))
-    assert code == 1
-    assert out == ""
-    assert "refusing to sign" in err
-    assert "not in RFC 8785 canonical form" in err
-
-
-def test_sign_reads_the_key_password_from_the_environment(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("STATUSHUB_KEY_PASSWORD", "correct horse")
-    key_file = tmp_path / "priya.pem"
-    code, out, _ = run(capsys, "keygen", "--out", str(key_file), "--password-env", "STATUSHUB_KEY_PASSWORD")
-    assert code == 0
-    assert "ENCRYPTED PRIVATE KEY" in key_file.read_text()
-    kid = out.split("kid: ")[1].strip()
-    statement_file = tmp_path / "statement.bin"
-    statement_file.write_bytes(_statement_for(kid))
-
-    code, _, err = run(capsys, "sign", "--key", str(key_file), str(statement_file))
-    assert code == 1
-    assert "a password is needed" in err
-    code, out, _ = run(
-        capsys,
-        "sign",
-        "--key",
-        str(key_file),
-        str(statement_file),
-        "--password-env",
-        "STATUSHUB_KEY_PASSWORD",
-    )
-    assert code == 0
-    assert len(signing.b64decode_signature(out)) == 64
-    monkeypatch.delenv("STATUSHUB_KEY_PASSWORD")
-    code, _, err = run(
-        capsys,
-        "sign",
-        "--key",
-        str(key_file),
-        str(statement_file),
-        "--password-env",
-        "STATUSHUB_KEY_PASSWORD",
-    )
-    assert code == 1
-    assert "STATUSHUB_KEY_PASSWORD (from --password-env) is not set" in err
-
-
 # --- the program itself -------------------------------------------------------------------------
 
 
@@ -615,9 +272,9 @@ def test_usage_errors_return_the_argparse_exit_code(capsys):
     assert "verify-chain" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("module", ["statushub/cli.py", "statushub/lib/signing.py"])
+@pytest.mark.parametrize("module", [*CLI_MODULES, "statushub/lib/signing.py"])
 def test_the_cli_and_library_import_nothing_from_django_or_the_server(module):
-    tree = ast.parse((Path(__file__).resolve().parent.parent / module).read_text())
+    tree = ast.parse((ROOT / module).read_text())
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not {name for name in imported if name.split(".")[0] in {"django", "incidents", "people"}}
@@ -629,7 +286,7 @@ def test_it_runs_as_a_module():
         capture_output=True,
         text=True,
         check=False,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=ROOT,
         env={**os.environ, "PYTHONIOENCODING": "utf-8"},
         timeout=60,
     )

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from incidents import services, snapshot, tasks
+from incidents import services, snapshot, snapshot_export, tasks
 from statushub.lib import security_headers
 from statushub.lib.snapshot_store import snapshot_store
 from statushub.serving import SnapshotApp
@@ -54,13 +54,13 @@ def test_the_export_holds_exactly_the_bytes_the_app_serves(site, tmp_path, capsy
 
 def test_a_new_export_replaces_the_old_at_once_and_keeps_the_previous_ones(site, publisher, tmp_path):
     target = tmp_path / "site"
-    first = snapshot.export(target, keep=1)
+    first = snapshot_export.export(target, keep=1)
     services.update_publish(
         incident=site["open"], author=publisher, status="monitoring", body="Watching closely."
     )
 
-    second = snapshot.export(target, keep=1)
-    third = snapshot.export(target, keep=1)
+    second = snapshot_export.export(target, keep=1)
+    third = snapshot_export.export(target, keep=1)
 
     assert os.path.realpath(target) == str(third.version_dir)
     assert b"Watching closely." in (target / "incidents" / str(site["open"].pk) / "index.html").read_bytes()
@@ -145,7 +145,7 @@ def nginx(tmp_path):
 def test_nginx_with_the_shipped_config_serves_the_export_as_the_app_does(site, nginx):
     root, base = nginx
     snapshot.build(snapshot_store())
-    snapshot.export(root)
+    snapshot_export.export(root)
     app = SnapshotApp(Inner())
 
     for path in sorted(snapshot_store().paths()):
@@ -217,7 +217,7 @@ def test_nginx_with_the_shipped_config_sends_hsts_over_https_as_the_app_does(sit
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = settings.SECURE_HSTS_PRELOAD = True
     root = tmp_path / "site"
     snapshot.build(snapshot_store())
-    snapshot.export(root)
+    snapshot_export.export(root)
     cert, key = _self_signed(tmp_path)
     command, port = _nginx(
         tmp_path,
@@ -268,7 +268,7 @@ def test_the_statushub_command_exports_with_a_progress_bar(site, tmp_path):
 def test_the_proxy_config_serves_the_export_when_every_web_node_is_down(site, tmp_path):
     root = tmp_path / "site"
     snapshot.build(snapshot_store())
-    snapshot.export(root)
+    snapshot_export.export(root)
     dead = free_port()  # nothing listens there: both "web nodes" are down
     command, port = _nginx(
         tmp_path,
@@ -313,8 +313,8 @@ def test_the_proxy_config_serves_the_export_when_every_web_node_is_down(site, tm
 @pytest.mark.django_db(transaction=True)
 def test_several_processes_export_the_same_files_as_one(site, tmp_path, monkeypatch):
     monkeypatch.setattr(snapshot, "CHUNK", 1)  # one incident per process task, so both processes work
-    one = snapshot.export(tmp_path / "one", jobs=1)
-    two = snapshot.export(tmp_path / "two", jobs=2)
+    one = snapshot_export.export(tmp_path / "one", jobs=1)
+    two = snapshot_export.export(tmp_path / "two", jobs=2)
     assert one.files == two.files
     assert _exported_files(tmp_path / "one") == _exported_files(tmp_path / "two")
 

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from incidents import snapshot
+from incidents import snapshot, snapshot_export
 from incidents.management import rendering
 
 
@@ -36,10 +36,10 @@ class Command(BaseCommand):
                 "will not match what visitors see."
             )
         try:
-            done = snapshot.export(
+            done = snapshot_export.export(
                 options["dir"], progress=progress, keep=options["keep"], jobs=options["jobs"]
             )
-        except snapshot.ExportError as exc:
+        except snapshot_export.ExportError as exc:
             raise CommandError(str(exc)) from exc
         finally:
             for bar in bars:

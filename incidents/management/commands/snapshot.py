@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from incidents import snapshot
+from incidents import snapshot, snapshot_export
 from incidents.management import rendering
 from incidents.models import PublicChange
 from statushub.lib.snapshot_store import snapshot_store
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         rendering.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        store = snapshot.deployment_store()
+        store = snapshot_export.deployment_store()
         if options["rebuild"]:
             pks = snapshot.all_incident_pks()
             with rendering.progress_bar(len(pks), desc="Rendering", options=options) as bar:
