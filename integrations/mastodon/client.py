@@ -34,7 +34,12 @@ def connect(instance: str, access_token: str, *, timeout: float) -> Mastodon:
 def call(api: Mastodon, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
-    except (MastodonUnauthorizedError, MastodonNotFoundError) as exc:
+    except MastodonUnauthorizedError as exc:
+        raise OutboundError(
+            "Mastodon refused the access token (HTTP 401): it expired or was revoked; connect the account again",
+            permanent=True,
+        ) from exc
+    except MastodonNotFoundError as exc:
         raise OutboundError(f"Mastodon refused: {exc}", permanent=True) from exc
     except MastodonRatelimitError as exc:
         raise OutboundError("Mastodon rate limit reached", retry_after=until_reset(api)) from exc

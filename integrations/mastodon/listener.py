@@ -59,7 +59,7 @@ class MastodonListener(Listener):
                     api,
                     partial(
                         api.search_v2, terms, resolve=False, result_type="statuses", min_id=after or None,
-                        limit=PAGE, offset=number * PAGE or None,
+                        limit=PAGE, offset=number * PAGE or None, exclude_unreviewed=False,
                     ),
                 )  # fmt: skip
                 statuses = list(found.get("statuses") or [])

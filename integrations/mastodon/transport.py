@@ -7,34 +7,15 @@ answered with the status already made. Later than that, the engine first looks t
 statuses since the delivery began for one linking to this update.
 """
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mastodon import (
-    Mastodon,
-    MastodonAPIError,
-    MastodonNetworkError,
-    MastodonNotFoundError,
-    MastodonRatelimitError,
-    MastodonServerError,
-    MastodonUnauthorizedError,
-)
+from mastodon import Mastodon
 
-from integrations.base import (
-    Field,
-    Lookup,
-    Message,
-    OutboundError,
-    Sent,
-    Thread,
-    Transport,
-    is_network_error,
-    network_problem,
-)
+from integrations.base import Field, Lookup, Message, Remote, Sent, Thread, TooLong, Transport
+from integrations.mastodon.client import call, connect
 from integrations.text import fit, linked_length
-from statushub.lib import outbound
 from statushub.lib.markdown_text import plain_text
 
 KEY_KEPT = timedelta(minutes=50)  # Mastodon keeps an Idempotency-Key for an hour: leave a margin
@@ -67,15 +48,7 @@ class MastodonTransport(Transport):
         return str(request.get("status", ""))
 
     def _api(self, instance: str) -> Mastodon:
-        return Mastodon(
-            access_token=self.credentials.get("access_token", ""),
-            api_base_url=instance,
-            ratelimit_method="throw",  # never sleep inside a worker: the engine schedules the retry
-            request_timeout=self.timeout,
-            version_check_mode="none",
-            user_agent="StatusHub/0.1",
-            session=outbound.session(),  # the instance is anyone's address: never one inside our network
-        )
+        return connect(instance, self.credentials.get("access_token", ""), timeout=self.timeout)
 
     def build_request(self, message: Message, thread: Thread, *, idempotency_key: str) -> dict[str, Any]:
         text, shortened = fit(
@@ -140,29 +113,32 @@ class MastodonTransport(Transport):
         return f"@{account['acct']} on {host}"
 
     @staticmethod
-    def _call(api: Mastodon, call: Callable[[], Any]) -> Any:
-        try:
-            return call()
-        except (MastodonUnauthorizedError, MastodonNotFoundError) as exc:
-            raise OutboundError(f"Mastodon refused: {exc}", permanent=True) from exc
-        except MastodonRatelimitError as exc:
-            raise OutboundError("Mastodon rate limit reached", retry_after=_until_reset(api)) from exc
-        except MastodonNetworkError as exc:
-            raise OutboundError(f"could not reach Mastodon: {network_problem(exc)}") from exc
-        except MastodonServerError as exc:
-            raise OutboundError(f"Mastodon unavailable: {exc}") from exc
-        except MastodonAPIError as exc:  # 4xx such as 422 (validation): retrying sends the same thing
-            raise OutboundError(f"Mastodon rejected the post: {exc}", permanent=True) from exc
-        except Exception as exc:
-            if is_network_error(exc):
-                raise OutboundError(f"could not reach Mastodon: {network_problem(exc)}") from exc
-            raise
+    def _call(api: Mastodon, fn: Callable[[], Any]) -> Any:
+        return call(api, fn)
 
+    def _person_to_person(self, text: str, to: Remote, **fields: Any) -> dict[str, Any]:
+        """A status that starts by mentioning them (Mastodon delivers it to whoever it mentions), in the
+        person's own words: never cut, refused when too long."""
+        handle = "@" + to.account.lstrip("@")
+        status = text if text.lstrip().startswith(handle) else f"{handle} {text.strip()}"
+        limit = int(self.config.get("max_characters", 500))
+        if (length := linked_length(status)) > limit:
+            raise TooLong(f"{length} characters: Mastodon allows {limit} here, with the mention")
+        return {
+            "method": "POST /api/v1/statuses",
+            "instance": self.config["instance"],
+            "status": status,
+            **fields,
+        }
 
-def _until_reset(api: Mastodon) -> float:
-    """Seconds until the limit resets, as the instance said (X-RateLimit-Reset, which Mastodon.py reads and
-    moves onto our clock by the answer's Date); a minute when it did not say."""
-    reset = getattr(api, "ratelimit_reset", None)
-    if not isinstance(reset, int | float):
-        return 60.0
-    return min(15 * 60.0, max(1.0, reset - time.time()))
+    def build_reply(self, text: str, to: Remote, *, idempotency_key: str) -> dict[str, Any]:
+        """A public answer in their thread (``in_reply_to_id``), visible to all, mentioning them."""
+        return self._person_to_person(
+            text, to, visibility="public", in_reply_to_id=to.id, idempotency_key=idempotency_key
+        )
+
+    def build_direct(self, text: str, to: Remote, *, idempotency_key: str) -> dict[str, Any]:
+        """A private mention: ``visibility=direct`` reaches only the people it mentions."""
+        return self._person_to_person(
+            text, to, visibility="direct", in_reply_to_id=None, idempotency_key=idempotency_key
+        )

@@ -49,9 +49,9 @@ class FeedListener(Listener):
         if not response.is_success:
             raise outbound.error_for(response, f"the feed answered HTTP {response.status_code}")
         parsed = feedparser.parse(response.content)
-        if parsed.get("bozo") and not parsed.entries:
+        if not parsed.get("version"):  # feedparser recognised no feed format: an HTML page, a login form…
             raise OutboundError(
-                f"this is not an RSS or Atom feed ({type(parsed.get('bozo_exception')).__name__})"
+                "this address does not serve an RSS or Atom feed: check the feed URL", permanent=True
             )
         known = list(state.get("seen") or [])
         already = set(known)
@@ -62,7 +62,9 @@ class FeedListener(Listener):
                 continue
             already.add(remote_id)
             known.append(remote_id)
-            text = "\n".join(part for part in (entry.get("title", ""), _summary(entry)) if part)
+            # Google Alerts marks the matched words in titles (<b>): keep the words, drop the markup.
+            title = html_words(str(entry.get("title") or ""))
+            text = "\n".join(part for part in (title, _summary(entry)) if part)
             heard.append(
                 Heard(
                     remote_id=remote_id,
