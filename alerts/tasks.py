@@ -10,10 +10,14 @@ from alerts import notify, services
 from alerts.models import AlertSource
 from incidents.models import Incident
 from statushub.lib.outbound import OutboundError
+from statushub.lib.outbox import max_attempts
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = 6
+
+def retries_allowed() -> int:
+    """Retries after the first attempt: STATUSHUB_ALERT_NOTICE_MAX_ATTEMPTS counts them all."""
+    return max_attempts("alert_notice") - 1
 
 
 def _backoff(retries: int) -> int:
@@ -28,7 +32,7 @@ def _load(incident_id: int, source_id: int) -> tuple[Incident, AlertSource] | No
     return incident, source
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+@shared_task(bind=True, max_retries=None, acks_late=True)  # the limit is a setting: checked below
 def notify_slack(self: Task, incident_id: int, source_id: int) -> str:
     loaded = _load(incident_id, source_id)
     if loaded is None:
@@ -40,7 +44,7 @@ def notify_slack(self: Task, incident_id: int, source_id: int) -> str:
     try:
         notify.send_slack(url, notify.slack_text(incident, source))
     except OutboundError as exc:
-        if exc.permanent or self.request.retries >= MAX_RETRIES:
+        if exc.permanent or self.request.retries >= retries_allowed():
             log.warning(
                 "Slack notice for incident %s (source %s) not sent: %s", incident_id, source.slug, exc
             )
@@ -49,7 +53,7 @@ def notify_slack(self: Task, incident_id: int, source_id: int) -> str:
     return "sent"
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+@shared_task(bind=True, max_retries=None, acks_late=True)  # the limit is a setting: checked below
 def notify_email(self: Task, incident_id: int, source_id: int) -> str:
     loaded = _load(incident_id, source_id)
     if loaded is None:
@@ -65,7 +69,7 @@ def notify_email(self: Task, incident_id: int, source_id: int) -> str:
         with mail.get_connection() as connection:
             connection.send_messages(messages)
     except (smtplib.SMTPException, OSError) as exc:
-        if self.request.retries >= MAX_RETRIES:
+        if self.request.retries >= retries_allowed():
             log.warning("E-mail notice for incident %s not sent: %s", incident_id, exc)
             return "failed"
         raise self.retry(countdown=_backoff(self.request.retries)) from exc

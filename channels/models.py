@@ -7,6 +7,7 @@ from django.db import models
 
 from integrations.registry import channel_choices
 from statushub.lib.models import TimeStampedModel
+from statushub.lib.outbox import OutboxRow
 
 
 def _kinds() -> Any:
@@ -46,7 +47,7 @@ class Channel(TimeStampedModel):
         return f"{self.get_kind_display()}: {self.name}"
 
 
-class Delivery(TimeStampedModel):
+class Delivery(OutboxRow):
     """One update on one channel. Written with the update, in its transaction; worked by the Celery worker."""
 
     class State(models.TextChoices):
@@ -65,9 +66,6 @@ class Delivery(TimeStampedModel):
     )
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
     # While "sending": until when the worker that claimed it holds it. A worker killed mid-attempt leaves the row
     # "sending"; once the lease has run out the sweeper hands it to another (the broker's own redelivery, hours
     # later, is not relied on).

@@ -5,7 +5,8 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import connection
 
-from channels.services import deliveries_sweep, delivery_attempt, delivery_queue, transports_load
+from channels.engine import deliveries_sweep, delivery_attempt, delivery_queue
+from channels.services import transports_load
 
 logger = logging.getLogger(__name__)
 

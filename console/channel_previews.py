@@ -7,9 +7,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from channels.engine import missing_setting
 from channels.models import Channel, ChannelThread
 from channels.rendering import message_for
-from channels.services import missing_setting
 from incidents.documents import absolute
 from incidents.models import UpdateDraft
 from incidents.permissions import PUBLISH

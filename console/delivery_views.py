@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from channels import services
+from channels import engine, services
 from channels.models import Delivery
 from channels.permissions import can_act_on_deliveries
 from incidents.models import IncidentUpdate
@@ -46,9 +46,9 @@ def delivery_action(request: HttpRequest, pk: int) -> HttpResponse:
     if not can_act_on_deliveries(request.user, delivery.channel):  # type: ignore[arg-type]
         raise PermissionDenied("Only its owner can retry, cancel or post on a personal account's behalf.")
     if request.POST.get("action") == "retry":
-        services.delivery_retry(delivery=delivery)
+        engine.delivery_retry(delivery=delivery)
     elif request.POST.get("action") == "cancel":
-        services.delivery_cancel(delivery=delivery)
+        engine.delivery_cancel(delivery=delivery)
     elif request.POST.get("action") == "posted":
         user: Any = request.user
         try:

@@ -18,12 +18,11 @@ from incidents.signals import update_published
 from statushub.lib import outbound
 from statushub.lib.after_commit import follow_up_delayed
 from statushub.lib.outbound import OutboundError
-from statushub.lib.outbox import backoff_seconds
+from statushub.lib.outbox import backoff_seconds, max_attempts
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10.0
-MAX_ATTEMPTS = 8
 USER_AGENT = "StatusHub/0.1 (+status page; WebSub publisher)"
 
 
@@ -40,12 +39,12 @@ def hub_ping(hub: str, topic: str) -> None:
         raise outbound.error_for(response, f"the hub answered {response.status_code}")
 
 
-@shared_task(bind=True, max_retries=MAX_ATTEMPTS - 1, acks_late=True)
+@shared_task(bind=True, max_retries=None, acks_late=True)  # the limit is a setting: checked below
 def websub_ping(self: Any, hub: str, topic: str) -> str:
     try:
         hub_ping(hub, topic)
     except OutboundError as exc:
-        if exc.permanent or self.request.retries >= self.max_retries:
+        if exc.permanent or self.request.retries >= max_attempts("websub") - 1:
             logger.warning("WebSub ping of %s for %s gave up: %s", hub, topic, exc)
             return "failed"
         logger.info("WebSub ping of %s for %s will be retried: %s", hub, topic, exc)

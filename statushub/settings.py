@@ -72,6 +72,15 @@ STATUSHUB_DELIVERY_BACKOFF_SECONDS = float(env_str("STATUSHUB_DELIVERY_BACKOFF_S
 # A claimed delivery's lease, in client timeouts (10 s each): after a worker dies mid-attempt, its thread on that
 # channel waits this long (plus up to one 10 s sweep) before another worker takes the delivery over.
 STATUSHUB_DELIVERY_LEASE_TIMEOUTS = float(env_str("STATUSHUB_DELIVERY_LEASE_TIMEOUTS", "3") or "3")
+# Retry limits: attempts before an outbox row is given up ("dead") and a person must look. One default each.
+# A channel's retries come at most 15 s apart (three backoff bases), so 40 attempts last about ten minutes.
+STATUSHUB_CHANNEL_MAX_ATTEMPTS = env_int("STATUSHUB_CHANNEL_MAX_ATTEMPTS", 40)
+STATUSHUB_HOOK_MAX_ATTEMPTS = env_int(
+    "STATUSHUB_HOOK_MAX_ATTEMPTS", 5
+)  # a subscriber's webhook or Slack post
+STATUSHUB_MAIL_MAX_ATTEMPTS = env_int("STATUSHUB_MAIL_MAX_ATTEMPTS", 6)  # an update mailed to a subscriber
+STATUSHUB_WEBSUB_MAX_ATTEMPTS = env_int("STATUSHUB_WEBSUB_MAX_ATTEMPTS", 8)  # a ping to the WebSub hub
+STATUSHUB_ALERT_NOTICE_MAX_ATTEMPTS = env_int("STATUSHUB_ALERT_NOTICE_MAX_ATTEMPTS", 7)  # telling the team
 # Publishing needs the password re-entered within this many seconds.
 STATUSHUB_REAUTH_SECONDS = env_int("STATUSHUB_REAUTH_SECONDS", 600)
 # Tests and benchmarks point transports at local fakes through hidden channel settings (base_url, api_base);

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ from incidents.models import Incident, IncidentUpdate
 from integrations.slack import incoming as slack_incoming
 from integrations.webhook import client as webhook_client
 from integrations.webhook.client import sign
-from statushub.lib import outbound
+from statushub.lib import outbound, outbox
 from statushub.lib.after_commit import after_commit
 from statushub.lib.markdown_text import plain_text, slack_mrkdwn
 from statushub.lib.outbound import OutboundError
@@ -42,7 +42,6 @@ from subscribers.services import Choice, normalise_email
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5  # per delivery
 STUCK_AFTER = timedelta(minutes=2)
 TIMEOUT = 10.0
 # https://api.slack.com/messaging/webhooks: the URL Slack gives when an app's incoming webhook is added.
@@ -342,7 +341,7 @@ def _failed(delivery: HookDelivery, exc: OutboundError) -> HookOutcome:
                 f"{subscription.consecutive_failures} failed attempts in a row; the last: {exc.message}",
             )
         disabled = exc.gone or subscription.consecutive_failures >= limit
-        if exc.permanent or disabled or delivery.attempts >= MAX_ATTEMPTS:
+        if exc.permanent or disabled or delivery.attempts >= outbox.max_attempts("hook"):
             return _finish(
                 delivery, HookDelivery.State.DEAD, last_error=exc.message[:300], next_attempt_at=None
             )
@@ -360,19 +359,10 @@ def hook_deliveries_sweep() -> int:
     now = timezone.now()
     stale = now - STUCK_AFTER
     interrupted = HookDelivery.objects.filter(state=HookDelivery.State.SENDING, updated_at__lt=stale)
-    interrupted.filter(attempts__gte=MAX_ATTEMPTS).update(
-        state=HookDelivery.State.DEAD,
-        last_error="Stopped after attempts that never finished.",
-        updated_at=now,
+    resumed = outbox.resume_interrupted(interrupted, limit=outbox.max_attempts("hook"), now=now)
+    ids = list(
+        HookDelivery.objects.filter(outbox.due(resumed, stale=stale)).values_list("pk", flat=True)[:1000]
     )
-    resumed = list(interrupted.values_list("pk", flat=True))
-    HookDelivery.objects.filter(pk__in=resumed).update(state=HookDelivery.State.FAILED, updated_at=now)
-    due = (
-        Q(pk__in=resumed)
-        | Q(state=HookDelivery.State.PENDING, updated_at__lt=stale)
-        | Q(state=HookDelivery.State.FAILED, next_attempt_at__lt=stale)
-    )
-    ids = list(HookDelivery.objects.filter(due).values_list("pk", flat=True)[:1000])
     for pk in ids:
         enqueue_hook_delivery(pk)
     return len(ids)

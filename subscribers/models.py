@@ -9,6 +9,7 @@ import secrets
 from django.db import models
 
 from statushub.lib.models import TimeStampedModel
+from statushub.lib.outbox import OutboxRow
 
 
 def new_nonce() -> str:
@@ -55,7 +56,7 @@ class Fanout(models.Model):
         return f"fan-out of update {self.update_id}"
 
 
-class MailDelivery(TimeStampedModel):
+class MailDelivery(OutboxRow):
     """One update mailed to one subscriber: the unique row is what makes "exactly once" hold across retries."""
 
     class State(models.TextChoices):
@@ -76,9 +77,6 @@ class MailDelivery(TimeStampedModel):
     )
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # Stable across retries, so a resent mail is the same message to the receiving side, and later mails
     # about the incident can name the first one in In-Reply-To/References.
@@ -136,7 +134,7 @@ class HookSubscription(TimeStampedModel):
         return self.state == self.State.ACTIVE
 
 
-class HookDelivery(TimeStampedModel):
+class HookDelivery(OutboxRow):
     """One update POSTed to one hook subscription, retried with backoff like a channel delivery."""
 
     class State(models.TextChoices):
@@ -152,9 +150,6 @@ class HookDelivery(TimeStampedModel):
     update = models.ForeignKey("incidents.IncidentUpdate", on_delete=models.CASCADE, related_name="+")
     subscription = models.ForeignKey(HookSubscription, on_delete=models.CASCADE, related_name="deliveries")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
 
-from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
@@ -31,10 +30,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from incidents.models import IncidentUpdate
+from statushub.lib import outbox
 from statushub.lib.outbox import backoff_seconds
 from subscribers import mail, selectors, smtp
 from subscribers.hooks import enqueue_hook_delivery, hook_deliveries_sweep
 from subscribers.models import Fanout, HookDelivery, MailDelivery, Subscriber
+from subscribers.smtp_errors import describe, is_deferred, is_permanent
 from subscribers.update_mail import UpdateMail, mail_for
 
 LEASE_RENEW_SECONDS = 30  # well under the sweeper's STUCK_AFTER
@@ -45,7 +46,6 @@ CHUNK = 50
 WRITE_CHUNK = 500  # deliveries written (then queued) at a time by the fan-out; SQLite takes 999 parameters
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
 STUCK_AFTER = timedelta(minutes=5)
 SWEEP_WINDOW = timedelta(days=1)  # updates older than this are not fanned out late
 BUILD_ERROR = "Could not build the mail; see the worker log."
@@ -179,49 +179,6 @@ class BatchOutcome:
     retry_ids: list[int] | None = None
 
 
-def _refusal_codes(exc: smtplib.SMTPRecipientsRefused) -> list[int]:
-    return [code for code, _ in exc.recipients.values()]
-
-
-def _is_permanent(exc: Exception) -> bool:
-    """The receiving side refused this one message for good (no such mailbox, policy): do not retry it.
-
-    Only a 5xx refusal is final; a 4xx one (450/451/452: greylisting, throttling, a full mailbox) is tried
-    again later, and 421 means the server is closing the connection."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = _refusal_codes(exc)
-        return bool(codes) and all(500 <= code < 600 for code in codes)
-    if isinstance(exc, AnymailRecipientsRefused):  # the ESP rejected the address itself
-        return True
-    if isinstance(
-        exc, smtplib.SMTPSenderRefused
-    ):  # our From is refused: every mail would be; retry, then stop
-        return False
-    return isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600
-
-
-def _is_deferred(exc: Exception) -> bool:
-    """A temporary refusal of this one recipient (4xx but 421) on a connection that goes on: retry it alone
-    later and go on with the batch, rather than hold back (and use up the attempts of) the mails after it."""
-    if not isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return False
-    codes = _refusal_codes(exc)
-    return bool(codes) and all(400 <= code < 500 and code != 421 for code in codes)
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [f"{code} {_text(reply)}" for code, reply in exc.recipients.values()]
-        return f"refused by the mail server: {'; '.join(codes)}"[:300]
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return f"mail server answered {exc.smtp_code} {_text(exc.smtp_error)}"[:300]
-    return f"{type(exc).__name__}: {exc}"[:300]
-
-
 def _ours(rows: list[Claimed]) -> Q:
     """Those of ``rows`` still held by this batch: sending, and not claimed again since (the sweeper may have
     handed a row to another worker, whose claim raised its attempts)."""
@@ -239,8 +196,9 @@ def _fail(rows: list[Claimed], error: str) -> float | None:
 
     Only rows still this batch's change: one the sweeper handed to another worker is that worker's."""
     now = timezone.now()
-    dead = [row for row in rows if row.attempts >= MAX_ATTEMPTS]
-    retry = [row for row in rows if row.attempts < MAX_ATTEMPTS]
+    limit = outbox.max_attempts("mail")
+    dead = [row for row in rows if row.attempts >= limit]
+    retry = [row for row in rows if row.attempts < limit]
     if dead:
         MailDelivery.objects.filter(_ours(dead)).update(
             state=MailDelivery.State.DEAD, last_error=error, updated_at=now
@@ -395,8 +353,8 @@ def send_batch(delivery_ids: list[int]) -> BatchOutcome:
     try:
         mail_connection.open()
     except Exception as exc:
-        logger.warning("cannot open the mail connection: %s", _describe(exc))
-        outcome.retry_in = _fail(rows, f"could not connect to the mail server: {_describe(exc)}")
+        logger.warning("cannot open the mail connection: %s", describe(exc))
+        outcome.retry_in = _fail(rows, f"could not connect to the mail server: {describe(exc)}")
         outcome.retry_ids = [row.pk for row in rows]
         return outcome
     # Django's own SMTP backend is given the finished bytes, pipelined; any other backend (an ESP's API, the
@@ -439,18 +397,18 @@ def _send_claimed(
                             data=item.data,
                         )  # fmt: skip
                 except Exception as exc:
-                    if _is_permanent(exc):
-                        _mark_dead([item.row], _describe(exc))
+                    if is_permanent(exc):
+                        _mark_dead([item.row], describe(exc))
                         continue
-                    if _is_deferred(exc):
-                        wait = _fail([item.row], _describe(exc))
+                    if is_deferred(exc):
+                        wait = _fail([item.row], describe(exc))
                         if wait is not None:
                             deferred.append(item.row)
                             deferred_wait = max(deferred_wait or 0.0, wait)
                         continue
-                    logger.warning("mail batch interrupted: %s", _describe(exc))
+                    logger.warning("mail batch interrupted: %s", describe(exc))
                     remaining = [i.row for i in ours[index - 1 :]] + rows[start + CHUNK :]
-                    wait = _fail(remaining, _describe(exc))
+                    wait = _fail(remaining, describe(exc))
                     waits = [w for w in (wait, deferred_wait) if w is not None]
                     outcome.retry_in = max(waits) if waits else None
                     outcome.retry_ids = [r.pk for r in deferred + remaining]
@@ -489,20 +447,11 @@ def sweep() -> int:
     # two) went out and goes again; the rest certainly did not. A row that was in flight every time it
     # was tried (a worker killed by it) is given up on.
     interrupted = MailDelivery.objects.filter(state=MailDelivery.State.SENDING, updated_at__lt=stale)
-    interrupted.filter(attempts__gte=MAX_ATTEMPTS).update(
-        state=MailDelivery.State.DEAD,
-        last_error="Stopped after attempts that never finished.",
-        updated_at=now,
-    )
-    resumed = list(interrupted.values_list("pk", flat=True))
-    MailDelivery.objects.filter(pk__in=resumed).update(state=MailDelivery.State.FAILED, updated_at=now)
-    due = (
-        Q(pk__in=resumed)
-        | Q(state=MailDelivery.State.PENDING, updated_at__lt=stale)
-        | Q(state=MailDelivery.State.FAILED, next_attempt_at__lt=stale)
-    )
+    resumed = outbox.resume_interrupted(interrupted, limit=outbox.max_attempts("mail"), now=now)
     rows = list(
-        MailDelivery.objects.filter(due).order_by("update_id", "pk").values_list("update_id", "pk")[:10000]
+        MailDelivery.objects.filter(outbox.due(resumed, stale=stale))
+        .order_by("update_id", "pk")
+        .values_list("update_id", "pk")[:10000]
     )
     by_update: dict[int, list[int]] = {}
     for update_id, pk in rows:

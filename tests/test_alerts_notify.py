@@ -147,7 +147,7 @@ def test_slack_gives_up_after_the_last_retry(source, make_incident, caplog):
     src, _token = source
     with respx.mock() as slack, caplog.at_level(logging.WARNING):
         slack.post(SLACK).respond(503)
-        result = tasks.notify_slack.apply(args=(incident.pk, src.pk), retries=tasks.MAX_RETRIES)
+        result = tasks.notify_slack.apply(args=(incident.pk, src.pk), retries=tasks.retries_allowed())
 
     assert result.get() == "failed"
     assert "Slack answered 503" in caplog.text

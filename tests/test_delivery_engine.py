@@ -9,7 +9,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from channels import services
+from channels import engine, services
 from channels.models import Channel, Delivery
 from incidents import services as incident_services
 
@@ -54,14 +54,14 @@ def test_a_delivered_update_records_the_request_and_threads_later_ones(make_inci
     incident = make_incident(public=False)
     delivery = _publish(incident, publisher).deliveries.get()
 
-    outcome = services.delivery_attempt(delivery.pk)
+    outcome = engine.delivery_attempt(delivery.pk)
 
     delivery.refresh_from_db()
     assert outcome is not None and outcome.state == "delivered"
     assert (delivery.state, delivery.attempts) == ("delivered", 1)
     assert delivery.request["url"] == URL
     assert '"body":"Found it."' in delivery.request["body"]
-    assert services.delivery_attempt(delivery.pk) is None  # a duplicate task does nothing
+    assert engine.delivery_attempt(delivery.pk) is None  # a duplicate task does nothing
 
 
 def test_dry_run_records_exactly_what_would_be_sent_and_sends_nothing(make_incident, publisher, webhook):
@@ -70,7 +70,7 @@ def test_dry_run_records_exactly_what_would_be_sent_and_sends_nothing(make_incid
     with respx.mock(assert_all_called=False) as mock:
         route = mock.post(URL)
         delivery = _publish(make_incident(public=False), publisher).deliveries.get()
-        services.delivery_attempt(delivery.pk)
+        engine.delivery_attempt(delivery.pk)
         assert not route.called
     delivery.refresh_from_db()
     assert (delivery.state, delivery.remote_id, delivery.dry_run) == ("delivered", "dry-run", True)
@@ -82,7 +82,7 @@ def test_a_transient_error_schedules_a_retry_with_backoff(make_incident, publish
     respx.post(URL).mock(return_value=httpx.Response(503, headers={"Retry-After": "120"}))
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
 
-    outcome = services.delivery_attempt(delivery.pk)
+    outcome = engine.delivery_attempt(delivery.pk)
 
     delivery.refresh_from_db()
     assert outcome is not None and outcome.retry_in is not None and outcome.retry_in >= 120
@@ -96,7 +96,7 @@ def test_a_permanent_error_stops_at_once_and_flags_the_channel(make_incident, pu
     respx.post(URL).mock(return_value=httpx.Response(410))
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
 
-    services.delivery_attempt(delivery.pk)
+    engine.delivery_attempt(delivery.pk)
 
     delivery.refresh_from_db()
     webhook.refresh_from_db()
@@ -108,11 +108,11 @@ def test_a_permanent_error_stops_at_once_and_flags_the_channel(make_incident, pu
 def test_it_gives_up_after_the_last_attempt(make_incident, publisher, webhook):
     respx.post(URL).mock(return_value=httpx.Response(500))
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
-    for _ in range(services.MAX_ATTEMPTS):
+    for _ in range(engine.max_attempts("channel")):
         Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # its retry is due
-        services.delivery_attempt(delivery.pk)
+        engine.delivery_attempt(delivery.pk)
     delivery.refresh_from_db()
-    assert (delivery.state, delivery.attempts) == ("dead", services.MAX_ATTEMPTS)
+    assert (delivery.state, delivery.attempts) == ("dead", engine.max_attempts("channel"))
 
 
 @respx.mock
@@ -126,9 +126,9 @@ def test_retries_come_at_most_15_seconds_apart_and_give_up_after_about_ten_minut
     respx.post(URL).mock(return_value=httpx.Response(500))
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
     waits = []
-    for _ in range(services.MAX_ATTEMPTS):
+    for _ in range(engine.max_attempts("channel")):
         Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # its retry is due
-        outcome = services.delivery_attempt(delivery.pk)
+        outcome = engine.delivery_attempt(delivery.pk)
         assert outcome is not None
         if outcome.retry_in is not None:
             waits.append(outcome.retry_in)
@@ -143,59 +143,57 @@ def test_retries_come_at_most_15_seconds_apart_and_give_up_after_about_ten_minut
 def test_a_retry_message_that_comes_early_is_left_for_the_scheduled_one(make_incident, publisher, webhook):
     route = respx.post(URL).mock(return_value=httpx.Response(500))
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
-    services.delivery_attempt(delivery.pk)
-    assert services.delivery_attempt(delivery.pk) is None  # e.g. redelivered by the broker: not due yet
+    engine.delivery_attempt(delivery.pk)
+    assert engine.delivery_attempt(delivery.pk) is None  # e.g. redelivered by the broker: not due yet
     assert route.call_count == 1
 
 
 def test_the_sweeper_requeues_deliveries_a_crash_left_behind(make_incident, publisher, webhook, monkeypatch):
     queued = []
-    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown=0: queued.append(pk))
+    monkeypatch.setattr(engine, "_enqueue", lambda pk, countdown=0: queued.append(pk))
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
     fresh = Delivery.objects.filter(pk=delivery.pk)
 
-    assert services.deliveries_sweep() == 0  # too recent to be stuck
+    assert engine.deliveries_sweep() == 0  # too recent to be stuck
     # A worker claimed it and was killed: its lease has not run out yet, so nobody else sends it.
     fresh.update(state="sending", lease_until=timezone.now() + timedelta(seconds=5))
-    assert services.deliveries_sweep() == 0
+    assert engine.deliveries_sweep() == 0
     fresh.update(lease_until=timezone.now() - timedelta(seconds=1))
-    assert services.deliveries_sweep() == 1
+    assert engine.deliveries_sweep() == 1
     assert queued == [delivery.pk]
     assert fresh.get().state == "failed"  # claimable again
-    assert services.deliveries_sweep() == 0  # queued once per grace period, not at every sweep
+    assert engine.deliveries_sweep() == 0  # queued once per grace period, not at every sweep
 
 
 def test_a_claim_holds_a_lease_of_a_few_client_timeouts(make_incident, publisher, webhook, monkeypatch):
     """Not the broker's two-hour visibility timeout: a killed worker's delivery is taken over in under a minute."""
     respx.post(URL).mock(side_effect=httpx.ReadTimeout("held"))
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
-    lease = services.lease_for(webhook)
+    lease = engine.lease_for(webhook)
     assert timedelta(seconds=20) <= lease <= timedelta(seconds=60)
 
-    claimed = services._claim(delivery.pk)
+    claimed = engine._claim(delivery.pk)
 
     assert isinstance(claimed, Delivery) and claimed.state == "sending"
     assert claimed.lease_until is not None
     assert abs((claimed.lease_until - timezone.now()) - lease) < timedelta(seconds=5)
-    assert services._claim(delivery.pk) is None  # a duplicate message while the lease holds: nothing to do
+    assert engine._claim(delivery.pk) is None  # a duplicate message while the lease holds: nothing to do
 
 
 def test_a_delivery_whose_message_was_lost_is_queued_again_after_the_grace(
     make_incident, publisher, webhook, monkeypatch
 ):
     queued = []
-    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown=0: queued.append(pk))
+    monkeypatch.setattr(engine, "_enqueue", lambda pk, countdown=0: queued.append(pk))
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
     fresh = Delivery.objects.filter(pk=delivery.pk)
-    fresh.update(updated_at=timezone.now() - services.QUEUED_GRACE + timedelta(seconds=5))
-    assert services.deliveries_sweep() == 0
-    fresh.update(updated_at=timezone.now() - services.QUEUED_GRACE - timedelta(seconds=1))
-    assert services.deliveries_sweep() == 1 and queued == [delivery.pk]
+    fresh.update(updated_at=timezone.now() - engine.QUEUED_GRACE + timedelta(seconds=5))
+    assert engine.deliveries_sweep() == 0
+    fresh.update(updated_at=timezone.now() - engine.QUEUED_GRACE - timedelta(seconds=1))
+    assert engine.deliveries_sweep() == 1 and queued == [delivery.pk]
     # A retry whose message was lost (the broker restarted) is found the same way.
-    fresh.update(
-        state="failed", next_attempt_at=timezone.now() - services.QUEUED_GRACE - timedelta(seconds=1)
-    )
-    assert services.deliveries_sweep() == 1 and queued == [delivery.pk, delivery.pk]
+    fresh.update(state="failed", next_attempt_at=timezone.now() - engine.QUEUED_GRACE - timedelta(seconds=1))
+    assert engine.deliveries_sweep() == 1 and queued == [delivery.pk, delivery.pk]
 
 
 def test_retry_and_cancel_from_the_deliveries_page(
@@ -220,7 +218,7 @@ def test_a_channel_missing_a_setting_stops_at_once_and_says_which(make_incident,
     channel = Channel.objects.create(kind="mastodon", name="Half set up", config={})
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
 
-    outcome = services.delivery_attempt(delivery.pk)
+    outcome = engine.delivery_attempt(delivery.pk)
 
     delivery.refresh_from_db()
     channel.refresh_from_db()
@@ -240,25 +238,27 @@ def test_an_unforeseen_error_stops_the_delivery_instead_of_repeating_it(
     monkeypatch.setattr(WebhookTransport, "send", explode)
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
 
-    outcome = services.delivery_attempt(delivery.pk)
+    outcome = engine.delivery_attempt(delivery.pk)
 
     delivery.refresh_from_db()
     webhook.refresh_from_db()
     assert outcome is not None and outcome.retry_in is None
     assert (delivery.state, delivery.attempts) == ("dead", 1)
     assert "ZeroDivisionError" in delivery.last_error and webhook.problem == delivery.last_error
-    assert services.deliveries_sweep() == 0  # and nothing brings it back by itself
+    assert engine.deliveries_sweep() == 0  # and nothing brings it back by itself
 
 
 def test_a_delivery_that_keeps_killing_its_worker_is_stopped_by_the_sweeper(
     make_incident, publisher, webhook, monkeypatch
 ):
-    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown=0: None)
+    monkeypatch.setattr(engine, "_enqueue", lambda pk, countdown=0: None)
     delivery = _publish(make_incident(public=False), publisher).deliveries.get()
     Delivery.objects.filter(pk=delivery.pk).update(
-        state="sending", attempts=services.MAX_ATTEMPTS, updated_at=timezone.now() - timedelta(minutes=5)
+        state="sending",
+        attempts=engine.max_attempts("channel"),
+        updated_at=timezone.now() - timedelta(minutes=5),
     )
-    services.deliveries_sweep()
+    engine.deliveries_sweep()
     delivery.refresh_from_db()
     assert delivery.state == "dead" and "never finished" in delivery.last_error
 
@@ -268,13 +268,13 @@ def test_a_later_update_waits_for_the_earlier_one_so_it_can_reply_to_it(
     make_incident, publisher, webhook, monkeypatch
 ):
     queued = []
-    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown=0: queued.append(pk))
+    monkeypatch.setattr(engine, "_enqueue", lambda pk, countdown=0: queued.append(pk))
     respx.post(URL).mock(return_value=httpx.Response(200))
     incident = make_incident(public=False)
     first = _publish(incident, publisher).deliveries.get()
     second = _publish(incident, publisher).deliveries.get()
 
-    outcome = services.delivery_attempt(second.pk)  # the worker happened to pick the later one first
+    outcome = engine.delivery_attempt(second.pk)  # the worker happened to pick the later one first
 
     second.refresh_from_db()
     # Its task ends without polling again (no retry): the first one queues it when done.
@@ -283,11 +283,11 @@ def test_a_later_update_waits_for_the_earlier_one_so_it_can_reply_to_it(
     Delivery.objects.filter(pk__in=[first.pk, second.pk]).update(
         updated_at=timezone.now() - timedelta(hours=1)
     )
-    assert services.deliveries_sweep() == 1 and queued == [first.pk]  # the one waiting its turn is left alone
+    assert engine.deliveries_sweep() == 1 and queued == [first.pk]  # the one waiting its turn is left alone
 
-    services.delivery_attempt(first.pk)
+    engine.delivery_attempt(first.pk)
     assert queued == [first.pk, second.pk]  # woken by the first
-    services.delivery_attempt(second.pk)
+    engine.delivery_attempt(second.pk)
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.state == second.state == "delivered"

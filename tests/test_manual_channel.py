@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from channels import services
+from channels import engine
 from channels.models import Channel, Delivery
 from incidents import services as incident_services
 
@@ -23,7 +23,7 @@ def _awaiting(make_incident, publisher):
         incident=make_incident(public=False), author=publisher, status="identified", body="We found it."
     )
     delivery = Delivery.objects.get(update=update)
-    services.delivery_attempt(delivery.pk)
+    engine.delivery_attempt(delivery.pk)
     delivery.refresh_from_db()
     return delivery
 
@@ -33,7 +33,7 @@ def test_the_worker_prepares_a_copy_ready_text_and_waits_for_a_person(make_incid
     assert delivery.state == "awaiting"
     assert "We found it." in delivery.request["text"]
     assert delivery.request["text"].endswith(f"/updates/{delivery.update.public_id}/")
-    assert services.deliveries_sweep() == 0  # waiting for a human is not "stuck"
+    assert engine.deliveries_sweep() == 0  # waiting for a human is not "stuck"
 
 
 def test_a_communicator_marks_it_posted_with_the_link(

@@ -14,7 +14,7 @@ import requests
 from django.urls import reverse
 
 from alerts import notify
-from channels import services
+from channels import engine, services
 from channels.models import Channel, Delivery
 from channels.services import CheckResult
 from incidents import feed_tasks
@@ -144,7 +144,7 @@ def test_a_refused_delivery_is_dead_at_once_not_retried(make_incident, publisher
     )
     delivery = update.deliveries.get()
 
-    services.delivery_attempt(delivery.pk)
+    engine.delivery_attempt(delivery.pk)
 
     delivery.refresh_from_db()
     assert (delivery.state, delivery.last_error, delivery.attempts) == (Delivery.State.DEAD, REFUSED, 1)

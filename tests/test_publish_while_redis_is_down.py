@@ -19,8 +19,8 @@ from django.conf import settings
 from django.test import override_settings
 from django.urls import reverse
 
+from channels.engine import deliveries_sweep
 from channels.models import Channel, Delivery
-from channels.services import deliveries_sweep
 from incidents.models import IncidentUpdate, UpdateDraft
 from people.access import REAUTH_SESSION_KEY
 from statushub.celery import app as celery_app

@@ -106,7 +106,7 @@ def test_an_unreachable_slack_is_transient():
 
 @pytest.mark.django_db
 def test_the_engine_threads_an_incidents_later_updates_under_its_first_post(slack, make_incident, publisher):
-    from channels import services
+    from channels import engine, services
     from channels.models import Channel, Delivery
     from incidents import services as incident_services
 
@@ -119,7 +119,7 @@ def test_the_engine_threads_an_incidents_later_updates_under_its_first_post(slac
         update = incident_services.update_publish(
             incident=incident, author=publisher, status="identified", body=body
         )
-        services.delivery_attempt(Delivery.objects.get(update=update).pk)
+        engine.delivery_attempt(Delivery.objects.get(update=update).pk)
 
     first, second = _FakeSlack.requests
     assert "thread_ts" not in first["json"]

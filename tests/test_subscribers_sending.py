@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from incidents import services as incident_services
-from subscribers import sending
+from subscribers import sending, smtp_errors
 from subscribers.models import Fanout, MailDelivery, Subscriber
 
 pytestmark = pytest.mark.django_db
@@ -414,5 +414,5 @@ def test_only_a_5xx_refusal_of_a_recipient_is_final(code, permanent):
 
     refused = smtplib.SMTPRecipientsRefused({"kim@example.com": (code, b"refused")})
 
-    assert sending._is_permanent(refused) is permanent
-    assert sending._is_deferred(refused) is (not permanent and code != 421)
+    assert smtp_errors.is_permanent(refused) is permanent
+    assert smtp_errors.is_deferred(refused) is (not permanent and code != 421)

@@ -18,7 +18,7 @@ import requests
 import urllib3
 from django.utils import timezone
 
-from channels import services
+from channels import engine, services
 from channels.models import Channel, ChannelThread, Delivery
 from incidents import services as incident_services
 from integrations.base import Transport, is_network_error
@@ -86,7 +86,7 @@ def _settle(delivery: Delivery, tries: int = 6) -> Delivery:
     """Work the delivery as the worker would, without waiting out the backoff."""
     for _ in range(tries):
         _due(delivery)
-        outcome = services.delivery_attempt(delivery.pk)
+        outcome = engine.delivery_attempt(delivery.pk)
         if outcome is None or outcome.retry_in is None:
             break
     delivery.refresh_from_db()
@@ -156,7 +156,7 @@ def test_a_bluesky_close_without_an_answer_is_retried_not_dead(fake, make_incide
     fake.inject(*POST_PATHS["bluesky"], Fault("close"))
     delivery = _publish(make_incident(public=False), publisher, "Closed on us.")
 
-    outcome = services.delivery_attempt(delivery.pk)
+    outcome = engine.delivery_attempt(delivery.pk)
 
     delivery.refresh_from_db()
     assert outcome is not None and outcome.retry_in is not None
@@ -194,7 +194,7 @@ def test_an_x_post_is_found_behind_dozens_of_later_posts(fake, make_incident, pu
     fake.inject(*POST_PATHS["x"], Fault("held", HELD))
     delivery = _publish(make_incident(public=False), publisher, "Buried under later posts.")
     _due(delivery)
-    services.delivery_attempt(delivery.pk)
+    engine.delivery_attempt(delivery.pk)
     for n in range(39):  # the account kept posting (other incidents, other people) before the retry
         fake.answer(
             type(fake.seen[0])("POST", "/x/2/tweets", {}, {}, f'{{"text": "Other post {n}"}}'.encode())
@@ -215,7 +215,7 @@ def test_x_pages_through_the_timeline(fake, make_incident, publisher):
     fake.inject(*POST_PATHS["x"], Fault("close"))
     delivery = _publish(make_incident(public=False), publisher, "Far down the timeline.")
     _due(delivery)
-    services.delivery_attempt(delivery.pk)
+    engine.delivery_attempt(delivery.pk)
     for n in range(150):
         fake.answer(
             type(fake.seen[0])("POST", "/x/2/tweets", {}, {}, f'{{"text": "Other post {n}"}}'.encode())
@@ -279,7 +279,7 @@ def test_a_discourse_reply_resent_after_two_minutes_is_found_not_posted_again(fa
     fake.inject(*POST_PATHS["discourse"], Fault("held", HELD))
     delivery = _publish(incident, publisher, "Late Discourse reply.")
     _due(delivery)
-    services.delivery_attempt(delivery.pk)
+    engine.delivery_attempt(delivery.pk)
     Delivery.objects.filter(pk=delivery.pk).update(created_at=delivery.created_at - timedelta(minutes=10))
 
     delivery = _settle(delivery)
@@ -295,7 +295,7 @@ def test_mastodon_past_its_idempotency_hour_looks_the_status_up(fake, make_incid
     fake.inject(*POST_PATHS["mastodon"], Fault("held", HELD))
     delivery = _publish(make_incident(public=False), publisher, "An hour later.")
     _due(delivery)
-    services.delivery_attempt(delivery.pk)
+    engine.delivery_attempt(delivery.pk)
     _backdate(delivery, 70, "created_at", "first_send_at")  # the key was sent over an hour ago
     masto_keys_forgotten = masto  # the fake keeps keys forever; the lookup must find it before any resend
     posts_before = len(fake.calls(*POST_PATHS["mastodon"]))
@@ -372,7 +372,7 @@ def test_the_engine_retries_an_unclassified_network_error_and_stops_on_a_bug(
     monkeypatch.setattr("integrations.webhook.transport.WebhookTransport.send", send)
     delivery = _publish(make_incident(public=False), publisher, "Unclassified.")
 
-    outcome = services.delivery_attempt(delivery.pk)
+    outcome = engine.delivery_attempt(delivery.pk)
     delivery.refresh_from_db()
     assert outcome is not None and outcome.retry_in is not None
     assert (delivery.state, delivery.last_error) == (
@@ -381,7 +381,7 @@ def test_the_engine_retries_an_unclassified_network_error_and_stops_on_a_bug(
     )
 
     _due(delivery)
-    services.delivery_attempt(delivery.pk)
+    engine.delivery_attempt(delivery.pk)
     delivery.refresh_from_db()
     assert delivery.state == "dead" and "unexpected error (ValueError)" in delivery.last_error
 
@@ -455,7 +455,7 @@ def test_a_long_retried_x_lookup_reads_only_the_window_its_posts_could_be_in(fak
     fake.inject(*POST_PATHS["x"], Fault("held", HELD))
     delivery = _publish(make_incident(public=False), publisher, "Posted long ago, looked up now.")
     _due(delivery)
-    services.delivery_attempt(delivery.pk)
+    engine.delivery_attempt(delivery.pk)
     delivery.refresh_from_db()
     assert delivery.last_send_at is not None and delivery.first_send_at == delivery.last_send_at
     _backdate(delivery, 20, "first_send_at", "last_send_at")  # that attempt was 20 minutes ago
@@ -481,7 +481,7 @@ def test_an_attempt_whose_lookups_outlast_its_lease_posts_nothing(
     _, x = _channel("x", fake)
     fake.inject(*POST_PATHS["x"], Fault("error"))
     delivery = _publish(make_incident(public=False), publisher, "Slow lookups.")
-    services.delivery_attempt(delivery.pk)  # the post call got a 500: the next attempt looks first
+    engine.delivery_attempt(delivery.pk)  # the post call got a 500: the next attempt looks first
     _due(delivery)
 
     def slow_lookup(self, request, thread, lookup):
@@ -489,7 +489,7 @@ def test_an_attempt_whose_lookups_outlast_its_lease_posts_nothing(
         return None
 
     monkeypatch.setattr(XTransport, "find_sent", slow_lookup)
-    outcome = services.delivery_attempt(delivery.pk)
+    outcome = engine.delivery_attempt(delivery.pk)
 
     delivery.refresh_from_db()
     assert outcome is not None and outcome.retry_in is not None

@@ -1,17 +1,69 @@
-"""What every outbox shares: channel deliveries, subscribers' hook deliveries and their mail all retry the same way.
+"""What every outbox shares: channel deliveries, subscribers' hook deliveries and their mail.
 
-``backoff_seconds`` spaces the attempts of any of them: waits double from a base, up to a cap, with jitter so
-that retries of a burst do not arrive together, and never sooner than the service asked (Retry-After).
+Each is a table of rows, one per message to send, moving pending → sending → done | failed (retried) | dead.
+``OutboxRow`` holds what they all have; ``backoff_seconds`` spaces the attempts (waits double from a base, up to
+a cap, with jitter, never sooner than the service asked); ``resume_interrupted`` and ``due`` are the sweeper's two
+steps (rows a killed worker left "sending", then everything whose message may have been lost). Retry limits are
+settings (``STATUSHUB_*_MAX_ATTEMPTS``), one documented default each.
 """
 
 import random
+from datetime import datetime
 
 from django.conf import settings
+from django.db import models
+from django.db.models import Q, QuerySet
+
+from statushub.lib.models import TimeStampedModel
 
 MAX_BACKOFF = 30 * 60  # seconds: the ceiling of backoff_seconds for mail, webhooks and feeds
+
+PENDING, SENDING, FAILED, DEAD = "pending", "sending", "failed", "dead"
+OPEN_STATES = (PENDING, SENDING, FAILED)
+
+
+class OutboxRow(TimeStampedModel):
+    """One message on its way out. Subclasses name what it carries and where it goes, and give ``state`` its
+    choices (their own done states: delivered, sent, awaiting a person, skipped, cancelled)."""
+
+    OPEN_STATES = OPEN_STATES
+
+    state = models.CharField(max_length=16, default=PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+def max_attempts(outbox: str) -> int:
+    """The retry limit of one outbox ("channel", "hook", "mail", "websub", "alert_notice") from the settings."""
+    return int(getattr(settings, f"STATUSHUB_{outbox.upper()}_MAX_ATTEMPTS"))
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None, cap: float = MAX_BACKOFF) -> float:
     base = min(cap, settings.STATUSHUB_DELIVERY_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
     jittered = base * random.uniform(0.8, 1.2)  # noqa: S311  (spreading retries, not security)
     return max(jittered, retry_after or 0.0)
+
+
+def resume_interrupted(interrupted: QuerySet, *, limit: int, now: datetime) -> list[int]:
+    """Rows a killed worker left "sending": given up once every attempt ended that way, the others made due
+    again (failed, so that claiming them counts an attempt). Returns the ids to queue."""
+    interrupted.filter(attempts__gte=limit).update(
+        state=DEAD, last_error="Stopped after attempts that never finished.", updated_at=now
+    )
+    resumed = list(interrupted.values_list("pk", flat=True))
+    interrupted.model.objects.filter(pk__in=resumed).update(state=FAILED, updated_at=now)
+    return resumed
+
+
+def due(resumed: list[int], *, stale: datetime) -> Q:
+    """What the sweeper queues: the resumed rows, rows queued but never picked up, and retries whose message
+    was lost (all older than ``stale``, so a row is queued again only once per grace period)."""
+    return (
+        Q(pk__in=resumed)
+        | Q(state=PENDING, updated_at__lt=stale)
+        | Q(state=FAILED, next_attempt_at__lt=stale)
+    )
