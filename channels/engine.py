@@ -27,8 +27,10 @@ from channels.rendering import render
 from integrations.base import (
     Lookup,
     OutboundError,
+    Remote,
     Sent,
     Thread,
+    TooLong,
     Transport,
     is_network_error,
     network_problem,
@@ -79,9 +81,12 @@ WAITING = "waiting"  # an earlier update of the incident is still open on the ch
 
 
 def _earlier_open(delivery: Delivery) -> bool:
+    update = delivery.update if delivery.update_id is not None else None
+    if update is None:  # a reply or a private message waits for nothing
+        return False
     return Delivery.objects.filter(
         channel_id=delivery.channel_id,
-        update__incident_id=delivery.update.incident_id,
+        update__incident_id=update.incident_id,
         update_id__lt=delivery.update_id,
         state__in=Delivery.OPEN_STATES,
     ).exists()
@@ -133,10 +138,13 @@ def _claim(delivery_id: int) -> Delivery | str | None:
 def _wake_next(delivery: Delivery) -> None:
     """The delivery is done with (delivered, dead, cancelled, handed to a person): queue the next update of
     its incident on its channel, which waited for it. If this fails the sweeper finds that one instead."""
+    update = delivery.update if delivery.update_id is not None else None
+    if update is None:
+        return
     following = (
         Delivery.objects.filter(
             channel_id=delivery.channel_id,
-            update__incident_id=delivery.update.incident_id,
+            update__incident_id=update.incident_id,
             update_id__gt=delivery.update_id,
             state=Delivery.State.PENDING,
         )
@@ -203,23 +211,42 @@ def not_connected(transport: Transport) -> str:
     return f"Not connected yet: {', '.join(missing)} missing. Change the channel to add {'it' if len(missing) == 1 else 'them'}."
 
 
+def idempotency_key(delivery: Delivery) -> str:
+    """Stable across a delivery's attempts: what the service de-duplicates on, and what finds a post again."""
+    if delivery.update is not None:
+        return f"{delivery.update.public_id}-{delivery.channel_id}"
+    return f"{delivery.kind}-{delivery.pk}"
+
+
+def build(transport: Transport, delivery: Delivery, thread: Thread) -> dict[str, Any]:
+    """The exact request for any outbox row: an update fitted to the channel, or a person's words as they wrote
+    them, in reply to a post or privately to an account."""
+    if delivery.update is not None:
+        message = render(delivery.update, delivery.channel)
+        return transport.build_request(message, thread, idempotency_key=idempotency_key(delivery))
+    to = Remote(**{key: str(value) for key, value in delivery.to.items() if key in ("id", "account", "url")})
+    if delivery.kind == Delivery.Kind.DIRECT:
+        return transport.build_direct(delivery.text, to, idempotency_key=idempotency_key(delivery))
+    return transport.build_reply(delivery.text, to, idempotency_key=idempotency_key(delivery))
+
+
 def _attempt(delivery: Delivery) -> Outcome:
     channel = delivery.channel
     try:
         transport = transport_for(channel)
     except ChannelSetupError as exc:
         return _finish(delivery, Delivery.State.DEAD, last_error=str(exc))
-    thread_row = ChannelThread.objects.filter(channel=channel, incident=delivery.update.incident).first()
+    thread_row = None
+    if delivery.update is not None:
+        thread_row = ChannelThread.objects.filter(channel=channel, incident=delivery.update.incident).first()
     thread = Thread(thread_row.root_id, thread_row.last_id) if thread_row else Thread()
     try:
-        request = transport.build_request(
-            render(delivery.update, channel),
-            thread,
-            idempotency_key=f"{delivery.update.public_id}-{channel.pk}",
-        )
+        request = build(transport, delivery, thread)
     except KeyError as exc:  # the channel lacks a setting its service needs: a human must add it
         _flag(channel, missing_setting(exc))
         return _finish(delivery, Delivery.State.DEAD, last_error=missing_setting(exc))
+    except (TooLong, NotImplementedError) as exc:  # checked when queued; the channel changed since
+        return _finish(delivery, Delivery.State.DEAD, last_error=str(exc))
     if transport.manual:
         return _finish(delivery, Delivery.State.AWAITING, request=request, last_error="")
     if delivery.dry_run:
@@ -240,7 +267,9 @@ def _attempt(delivery: Delivery) -> Outcome:
             _flag(channel, exc.message)
             return _finish(delivery, Delivery.State.DEAD, request=request, last_error=exc.message)
         return _failed(delivery, exc, request=request)
-    if thread_row is None:
+    if delivery.update is None:
+        pass  # a reply or a private message starts no thread of the incident's
+    elif thread_row is None:
         ChannelThread.objects.get_or_create(
             channel=channel, incident=delivery.update.incident,
             defaults={"root_id": sent.remote_id, "last_id": sent.remote_id},
@@ -283,9 +312,7 @@ def _already_sent(
     # A post is made within the lease its call renewed; one client timeout more for a slow service.
     lease = lease_for(delivery.channel) + timedelta(seconds=transport.timeout)
     until = delivery.last_send_at + lease if delivery.last_send_at else None
-    lookup = Lookup(
-        key=f"{delivery.update.public_id}-{delivery.channel_id}", since=delivery.first_send_at, until=until
-    )
+    lookup = Lookup(key=idempotency_key(delivery), since=delivery.first_send_at, until=until)
     started = time.monotonic()
     for tries_left in range(LOOKUP_TRIES - 1, -1, -1):
         try:

@@ -48,7 +48,13 @@ class Channel(TimeStampedModel):
 
 
 class Delivery(OutboxRow):
-    """One update on one channel. Written with the update, in its transaction; worked by the Celery worker."""
+    """One message on one channel, worked by the Celery worker: an update (written with it, in its transaction),
+    or a person's reply to someone's post or private message to someone (written when they press Send)."""
+
+    class Kind(models.TextChoices):
+        UPDATE = "update", "Update"
+        REPLY = "reply", "Reply"
+        DIRECT = "direct", "Private message"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -61,8 +67,19 @@ class Delivery(OutboxRow):
 
     OPEN_STATES = (State.PENDING, State.SENDING, State.FAILED)
 
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.UPDATE)
+    # Set for an update; blank for a reply or a private message, which carry their words and addressee instead.
     update = models.ForeignKey(
-        "incidents.IncidentUpdate", on_delete=models.CASCADE, related_name="deliveries"
+        "incidents.IncidentUpdate", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    text = models.TextField(
+        blank=True, help_text="A reply's or private message's words, as the person wrote them."
+    )
+    to = models.JSONField(
+        default=dict, blank=True, help_text="Whom it answers: the post's or account's id, handle, link."
+    )
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)

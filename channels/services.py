@@ -28,6 +28,8 @@ from channels.models import Channel, ChannelThread, Delivery
 from incidents.models import IncidentUpdate
 from integrations.base import (
     OutboundError,
+    Remote,
+    TooLong,
     refusals_are_permanent,
 )
 from integrations.registry import transport_class
@@ -66,6 +68,36 @@ def deliveries_create(*, update: IncidentUpdate) -> list[Delivery]:
         # If the broker is down the rows stay pending, and the sweeper queues them once it is back.
         after_commit(partial(engine._enqueue, delivery.pk), what="channel deliveries")
     return deliveries
+
+
+class MessageError(ValueError):
+    """A reply or private message that cannot go out as written: say why, keep the words."""
+
+
+@transaction.atomic
+def message_queue(*, channel: Channel, kind: str, text: str, to: Remote, by: User) -> Delivery:
+    """A person's reply to someone's post (``kind`` "reply") or private message to someone ("direct"), sent by
+    the delivery engine like an update: retried, looked up after a lost answer, never sent twice. Its request is
+    built now, so a message the service cannot carry (too long, no such capability) is refused before it is kept."""
+    if kind not in (Delivery.Kind.REPLY, Delivery.Kind.DIRECT):
+        raise MessageError(f"{kind!r} is not a reply or a private message")
+    transport = transport_for(channel)
+    if not (transport.can_reply() if kind == Delivery.Kind.REPLY else transport.can_direct()):
+        what = "reply to posts" if kind == Delivery.Kind.REPLY else "send private messages"
+        raise MessageError(f"{channel.get_kind_display()} cannot {what} from StatusHub yet.")
+    try:
+        if kind == Delivery.Kind.REPLY:
+            transport.build_reply(text, to, idempotency_key="check")
+        else:
+            transport.build_direct(text, to, idempotency_key="check")
+    except TooLong as exc:
+        raise MessageError(f"Too long to send: {exc}. Shorten it; nothing was cut.") from exc
+    delivery = Delivery.objects.create(
+        kind=kind, channel=channel, text=text, written_by=by, dry_run=channel.dry_run,
+        to={"id": to.id, "account": to.account, "url": to.url},
+    )  # fmt: skip
+    after_commit(partial(engine._enqueue, delivery.pk), what="channel deliveries")
+    return delivery
 
 
 class ManualPostError(ValueError):

@@ -42,7 +42,12 @@ def deliveries(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 @permission_required(COMPOSE)
 def delivery_action(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_object_or_404(Delivery.objects.select_related("update", "channel"), pk=pk)
+    # An update's deliveries; replies and private messages are acted on from the hub's own pages.
+    delivery = get_object_or_404(
+        Delivery.objects.select_related("update", "channel"), pk=pk, update__isnull=False
+    )
+    update = delivery.update
+    assert update is not None
     if not can_act_on_deliveries(request.user, delivery.channel):  # type: ignore[arg-type]
         raise PermissionDenied("Only its owner can retry, cancel or post on a personal account's behalf.")
     if request.POST.get("action") == "retry":
@@ -54,11 +59,11 @@ def delivery_action(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.delivery_mark_posted(delivery=delivery, by=user, url=request.POST.get("url", ""))
         except services.ManualPostError as exc:
-            context = {**_context(delivery.update), "errors": {delivery.pk: str(exc)}}
+            context = {**_context(update), "errors": {delivery.pk: str(exc)}}
             partial = getattr(request, "htmx", False)
             return render(
                 request, "manage/_deliveries.html" if partial else "manage/deliveries.html", context
             )
     if getattr(request, "htmx", False):
-        return render(request, "manage/_deliveries.html", _context(delivery.update))
-    return redirect("manage:deliveries", public_id=delivery.update.public_id)
+        return render(request, "manage/_deliveries.html", _context(update))
+    return redirect("manage:deliveries", public_id=update.public_id)

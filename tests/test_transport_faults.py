@@ -240,7 +240,7 @@ def test_slack_finds_its_message_in_the_thread_by_metadata(fake, make_incident, 
 
     (post,) = _posts(slack, "Slack reply.")
     assert delivery.state == Delivery.State.DELIVERED and delivery.remote_id == post["ts"]
-    key = f"{delivery.update.public_id}-{channel.pk}"
+    key = f"{delivery.update.public_id}-{channel.pk}"  # type: ignore[union-attr]
     assert post["metadata"] == {"event_type": "statushub_update", "event_payload": {"delivery": key}}
     (lookup,) = fake.calls("POST", "/slack/api/conversations.replies")
     arguments = lookup.form()

@@ -269,7 +269,7 @@ def _count(plan: Plan, fake: ChaosServices, updates: list[IncidentUpdate], last_
         tasks = []
         for delivery in Delivery.objects.filter(channel=channel):
             tasks.append(delivery.tasks)
-            public_id = ids[delivery.update_id]
+            public_id = ids[delivery.update_id or 0]
             if delivery.state == Delivery.State.DELIVERED:
                 row.delivered += 1
                 at = delivery.delivered_at.timestamp() if delivery.delivered_at else 0.0
@@ -299,7 +299,7 @@ def _dump(path: Path, last_publish: float) -> None:
         delivered = f"{d.delivered_at.timestamp() - last_publish:.1f}" if d.delivered_at else ""
         due = f"{d.next_attempt_at.timestamp() - last_publish:.1f}" if d.next_attempt_at else ""
         lines.append("\t".join(str(x) for x in (
-            d.channel.name, d.update_id, d.update.incident_id, d.state, d.attempts, d.tasks,
+            d.channel.name, d.update_id, d.update.incident_id if d.update else "", d.state, d.attempts, d.tasks,
             f"{d.created_at.timestamp() - last_publish:.1f}", delivered, due, d.last_error[:80])))  # fmt: skip
     path.write_text("\n".join(lines) + "\n")
 
