@@ -58,7 +58,7 @@ def _jwt() -> str:
 
 
 def _routes(service: Service, incidents: int) -> tuple[dict[str, Any], dict[str, str]]:
-    """Routes answering like the real service, as tests/test_every_channel_worker.py has them (Facebook's comments on
+    """Routes answering like the real service, as tests/channels/test_every_channel_worker.py has them (Facebook's comments on
     the posts of ``incidents`` incidents); returns the channel's config and secrets pointing at this fake."""
     base, route = service.fake.base, service.route
     if service.kind == "webhook":

@@ -1,13 +1,13 @@
 """Who may open what: every route (GET) for anonymous visitors, engineers, communicators, publishers and admins.
 
-One letter per person, in that order (``tests/test_access_matrix.py`` checks every route against it, and fails on a
+One letter per person, in that order (``tests/people/test_access_matrix.py`` checks every route against it, and fails on a
 route missing here):
 
     Y  opens it (200, or a redirect onwards)     L  sent to sign in (API: 401 without a token)
     N  refused (403)                             P  POST only (405 on GET; the POST checks are in the views' tests)
     4  not found for the world's arguments       -  the admin's "no such object" redirect (nothing of it to see)
 
-Publishers and admins here have passed the second factor (tests/test_two_factor.py covers those who have not).
+Publishers and admins here have passed the second factor (tests/people/test_two_factor.py covers those who have not).
 """
 
 ROUTES: dict[str, str] = {

@@ -31,7 +31,7 @@ from people import roles, two_factor
 from people.models import TOTPDevice
 from people.services import profile_for
 from statushub.lib.snapshot_store import snapshot_store
-from tests.test_alerts_helpers import make_source
+from tests.alerts.test_alerts_helpers import make_source
 
 PASSWORD = "correct horse battery staple"
 CHROMIUM = "/usr/bin/chromium"
@@ -66,6 +66,25 @@ class VerifiedClient(Client):
             session = self.session
             session[DEVICE_ID_SESSION_KEY] = enrol_totp(user).persistent_id
             session.save()
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Run queued Celery tasks inline, so a test sees what a real worker would do (mail sent, hooks posted)."""
+    from statushub.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def fake() -> Iterator[Any]:
+    """A local HTTP server answering as the channels' services do (tests/fake_services.py)."""
+    from tests.fake_services import fake_services
+
+    with fake_services() as server:
+        yield server
 
 
 @pytest.fixture

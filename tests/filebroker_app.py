@@ -1,4 +1,4 @@
-"""A tiny Celery app on the embedded file broker, for tests/test_filebroker.py: no database, only files.
+"""A tiny Celery app on the embedded file broker, for tests/statushub/test_filebroker.py: no database, only files.
 
 ``FILEBROKER_TEST_DIR`` is the broker's folder; ``FILEBROKER_TEST_TRANSPORT`` may name kombu's stock
 ``filesystem`` transport, to show what the project's own one fixes. Run as a module to enqueue a burst:

@@ -12,7 +12,7 @@ class SecretError(ValueError):
 
 
 # Every field holding ``encrypt_json`` output, as (model label, field, what it is): ``manage.py
-# rotate_key_encryption`` re-encrypts each with the primary key (tests/test_key_rotation.py fails on one missing).
+# rotate_key_encryption`` re-encrypts each with the primary key (tests/incidents/test_key_rotation.py fails on one missing).
 ENCRYPTED_JSON_FIELDS = (
     ("channels.Channel", "encrypted_credentials", "channel credentials"),
     ("subscribers.HookSubscription", "encrypted_target", "subscriber hook targets"),

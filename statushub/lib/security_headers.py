@@ -2,7 +2,7 @@
 
 Django's middleware (SecurityMiddleware, XFrameOptionsMiddleware, django-csp) sends them for the pages it
 renders; ``statushub/serving.py`` answers public URLs before that middleware runs, so every snapshot file carries
-``HEADERS`` (``snapshot_store.headers_for``) and an answer over https ``transport_headers()`` too; the nginx configs in ``deploy/nginx`` spell the same values out (``tests/test_export.py`` compares them).
+``HEADERS`` (``snapshot_store.headers_for``) and an answer over https ``transport_headers()`` too; the nginx configs in ``deploy/nginx`` spell the same values out (``tests/incidents/test_export.py`` compares them).
 """
 
 import base64
