@@ -4,9 +4,9 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from api import services
-from api.models import ApiToken
 from api.scopes import SCOPES, missing_permissions
+from people import tokens
+from people.models import ApiToken
 
 
 class ApiError(Exception):
@@ -22,8 +22,8 @@ class ApiError(Exception):
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken:
         try:
-            api_token = services.token_authenticate(token=token, ip=request.META.get("REMOTE_ADDR"))
-        except services.TokenRejected as exc:
+            api_token = tokens.token_authenticate(token=token, ip=request.META.get("REMOTE_ADDR"))
+        except tokens.TokenRejected as exc:
             raise ApiError(401, exc.code, str(exc)) from exc
         # The owner acts: history rows (simple_history reads request.user) and permission checks name them.
         request.user = api_token.owner

@@ -4,10 +4,10 @@ from typing import Any
 
 from django.urls import reverse
 
-from api.models import ApiToken
 from channels.models import Delivery
 from incidents.documents import absolute
 from incidents.models import Component, Incident, ProgressNote
+from people.models import ApiToken
 
 
 def token_document(token: ApiToken) -> dict[str, Any]:

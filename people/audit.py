@@ -34,3 +34,5 @@ class Action(models.TextChoices):
     LOGIN_FAILED = "login_failed", "Failed login"
     REAUTH = "reauth", "Re-entered password to publish"
     SECOND_FACTOR = "second_factor", "Changed or used a second factor"
+    TOKEN_CREATED = "token_created", "Created an API token"
+    TOKEN_REVOKED = "token_revoked", "Revoked an API token"

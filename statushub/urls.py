@@ -38,7 +38,7 @@ admin.site.index_title = "Incidents, components and people"
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
-    path("manage/tokens/", include("api.manage_urls")),
+    path("manage/tokens/", include("console.token_urls")),
     path("manage/", include("console.urls")),
     path("api/v2/", include("incidents.statuspage_urls")),
     path("api/v1/", include("api.urls")),

@@ -268,7 +268,7 @@ ADMIN_MODELS: dict[str, dict[str, str]] = {
         "change": "LN---",
         "redirect": "LYYYY",
     },
-    "api_apitoken": {
+    "people_apitoken": {
         "changelist": "LNNNY",
         "add": "LNNNN",
         "history": "LNNNY",

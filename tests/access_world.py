@@ -10,12 +10,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from alerts.services import source_create
-from api.services import token_create
 from channels.models import Channel, Delivery
 from incidents import services, signing
 from incidents.models import Component, Incident, IncidentUpdate, UpdateDraft
 from people import roles
 from people.models import Passkey
+from people.tokens import token_create
 from subscribers.models import HookSubscription, Subscriber
 from tests.conftest import PASSWORD, enrol_totp
 

@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from api import services
 from channels.models import Channel, Delivery
 from incidents.models import AffectedComponent, ComponentStatusChange, Incident, ProgressNote, UpdateDraft
 from incidents.selectors import public_incidents
+from people import tokens
 from people.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ ALL_SCOPES = ["incidents:read", "incidents:write", "notes:write", "components:wr
 
 
 def _headers(user, *scopes: str) -> dict[str, str]:
-    _row, token = services.token_create(owner=user, name="script", scopes=list(scopes))
+    _row, token = tokens.token_create(owner=user, name="script", scopes=list(scopes))
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -82,7 +82,7 @@ def test_a_communicator_opens_a_draft_incident_that_nobody_outside_can_see(
 
 
 def test_engineers_cannot_open_incidents_even_with_a_token(client, engineer, communicator):
-    row, token = services.token_create(owner=communicator, name="x", scopes=["incidents:write"])
+    row, token = tokens.token_create(owner=communicator, name="x", scopes=["incidents:write"])
     row.owner = engineer  # a token whose owner has no longer the role it was made with
     row.save()
 
@@ -397,8 +397,8 @@ def test_deliveries_of_a_published_update(client, communicator, engineer, make_i
     ]
     assert items[0]["last_error"] == "HTTP 403" and items[0]["state_label"] == "Failed permanently"
     # Engineers do not see where updates go, and no token of theirs can.
-    with pytest.raises(services.TokenError):
-        services.token_create(owner=engineer, name="x", scopes=["deliveries:read"])
+    with pytest.raises(tokens.TokenError):
+        tokens.token_create(owner=engineer, name="x", scopes=["deliveries:read"])
     unknown = client.get("/api/v1/updates/nope/deliveries", headers=_headers(communicator, "deliveries:read"))
     assert unknown.status_code == 404
     odd = client.get("/api/v1/updates/a%00b/deliveries", headers=_headers(communicator, "deliveries:read"))

@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api import services
 from api.scopes import SCOPES
+from people import tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +84,7 @@ def test_every_operation_keeps_to_the_schema(wsgi_app, publisher, make_incident,
     """Generated requests with a valid all-scopes token: never a 5xx, and every answer matches the schema."""
     make_component("Payments")
     make_incident()
-    _row, token = services.token_create(owner=publisher, name="ci", scopes=list(SCOPES))
+    _row, token = tokens.token_create(owner=publisher, name="ci", scopes=list(SCOPES))
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", wsgi_app)
     results = list(schema.get_all_operations())
     assert all(isinstance(result, Ok) for result in results), results  # the schema itself is valid

@@ -2,14 +2,14 @@
 
 import pytest
 
-from api import services
 from incidents.models import Incident, ProgressNote
+from people import tokens
 
 pytestmark = pytest.mark.django_db
 
 
 def _headers(user, *scopes: str) -> dict[str, str]:
-    _row, token = services.token_create(owner=user, name="script", scopes=list(scopes))
+    _row, token = tokens.token_create(owner=user, name="script", scopes=list(scopes))
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from api import services
-from api.models import ApiToken
 from incidents.models import Component, Incident, ProgressNote
+from people import tokens
+from people.models import ApiToken
 from statushub import cli
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +27,7 @@ def server(live_server, settings, monkeypatch):
 
 
 def _use_token(monkeypatch, user, *scopes: str) -> ApiToken:
-    row, token = services.token_create(owner=user, name="terminal", scopes=list(scopes))
+    row, token = tokens.token_create(owner=user, name="terminal", scopes=list(scopes))
     monkeypatch.setenv("STATUSHUB_TOKEN", token)
     return row
 
@@ -162,7 +162,7 @@ def test_an_unreachable_server_is_an_error_not_a_traceback(monkeypatch, capsys):
 
 def test_the_installed_command_reads_its_settings_from_the_environment(server, engineer, make_incident):
     incident = make_incident()
-    _row, token = services.token_create(owner=engineer, name="terminal", scopes=["notes:write"])
+    _row, token = tokens.token_create(owner=engineer, name="terminal", scopes=["notes:write"])
 
     result = subprocess.run(
         [sys.executable, "-m", "statushub.cli", "note", str(incident.pk), "From a real process."],

@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from api.services import token_create
+from people.tokens import token_create
 from tests import access_table as table
 from tests.access_world import PK_OF, build_world, url_kwargs
 from tests.conftest import VerifiedClient

@@ -6,10 +6,10 @@ import time
 import pytest
 from django.urls import reverse
 
-from api.models import ApiToken
 from channels.models import Channel, Delivery
 from incidents.models import SigningKey
 from people.access import REAUTH_SESSION_KEY
+from people.models import ApiToken
 from tests.access_world import build_world
 
 pytestmark = pytest.mark.django_db

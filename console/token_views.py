@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from api import services
-from api.forms import TokenForm
-from api.models import ApiToken
+from console.token_forms import TokenForm
+from people import tokens as token_services
 from people.access import mark_reauthenticated, permission_required, reauthenticated_recently
 from people.audit import Action as PeopleAction
+from people.models import ApiToken
 from people.services import audit_record
 
 # Every role (engineer, communicator, publisher) can see incidents; a token needs at least that.
@@ -59,14 +59,14 @@ def tokens(request: HttpRequest) -> HttpResponse:
         mark_reauthenticated(request)
         audit_record(action=PeopleAction.REAUTH, actor=user, target=user.get_username(), request=request)
     try:
-        _token, secret = services.token_create(
+        _token, secret = token_services.token_create(
             owner=user,
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
             expires_at=timezone.now() + timedelta(days=form.cleaned_data["expires_in"]),
             request=request,
         )
-    except services.TokenError as exc:
+    except token_services.TokenError as exc:
         form.add_error(None, str(exc))
         return _page(request, form, status=400)
     # Shown in this response only: never redirected through the session or a message, which are stored.
@@ -79,6 +79,6 @@ def tokens(request: HttpRequest) -> HttpResponse:
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     token = get_object_or_404(ApiToken, pk=pk, owner=user)
-    if services.token_revoke(token=token, by=user, request=request):
+    if token_services.token_revoke(token=token, by=user, request=request):
         messages.success(request, f"Token “{token.name}” revoked: it stops working now.")
     return redirect("tokens:list")

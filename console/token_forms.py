@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from api.scopes import scopes_allowed
+from people.tokens import scopes_allowed
 
 LIFETIMES = [7, 30, 90, 180, 365]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api import views
+from console import token_views as views
 
 app_name = "tokens"
 
