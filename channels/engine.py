@@ -37,6 +37,7 @@ from integrations.base import (
     refusals_are_permanent,
 )
 from integrations.registry import transport_class
+from statushub.lib import outbox
 from statushub.lib.after_commit import after_commit
 from statushub.lib.outbox import backoff_seconds, max_attempts
 
@@ -128,10 +129,7 @@ def _claim(delivery_id: int) -> Delivery | str | None:
             delivery.save(update_fields=["state", "lease_until", "last_error", "updated_at"])
             transaction.on_commit(partial(_wake_next, delivery))
             return None
-        delivery.state = Delivery.State.SENDING
-        delivery.attempts += 1
-        delivery.lease_until = now + lease_for(delivery.channel)
-        delivery.save(update_fields=["state", "attempts", "lease_until", "updated_at"])
+        outbox.start_attempt(delivery, lease_until=now + lease_for(delivery.channel))
         return delivery
 
 
@@ -160,12 +158,8 @@ def _wake_next(delivery: Delivery) -> None:
 
 
 def _finish(delivery: Delivery, state: str, **fields: object) -> Outcome:
-    for name, value in fields.items():
-        setattr(delivery, name, value)
-    delivery.state = state
-    delivery.lease_until = None
     # Not a whole-row save: ``tasks`` is counted by other tasks meanwhile (a duplicate message, a wake).
-    delivery.save(update_fields=[*fields, "state", "lease_until", "updated_at"])
+    outbox.finish_fields(delivery, **fields, state=state, lease_until=None)
     if state not in Delivery.OPEN_STATES:
         _wake_next(delivery)
     return Outcome(state)

@@ -285,26 +285,23 @@ class HookOutcome:
 
 def _claim(delivery_id: int) -> HookDelivery | None:
     with transaction.atomic():
-        delivery = (
-            HookDelivery.objects.select_for_update(of=("self",))
-            .select_related("subscription", "update__incident", "update__signing_key", "update__corrects")
-            .filter(pk=delivery_id)
-            .first()
+        delivery = outbox.lock_open(
+            HookDelivery.objects.select_related(
+                "subscription", "update__incident", "update__signing_key", "update__corrects"
+            ),
+            delivery_id,
         )
-        if delivery is None or delivery.state not in HookDelivery.OPEN_STATES:
+        if delivery is None:
             return None
         if not delivery.subscription.is_active:
-            delivery.state = HookDelivery.State.SKIPPED
-            delivery.save(update_fields=["state", "updated_at"])
+            outbox.finish_fields(delivery, state=HookDelivery.State.SKIPPED)
             return None
-        delivery.state = HookDelivery.State.SENDING
-        delivery.attempts += 1
-        delivery.save(update_fields=["state", "attempts", "updated_at"])
+        outbox.start_attempt(delivery)
         return delivery
 
 
 def _finish(delivery: HookDelivery, state: str, **fields: Any) -> HookOutcome:
-    HookDelivery.objects.filter(pk=delivery.pk).update(state=state, updated_at=timezone.now(), **fields)
+    outbox.finish_fields(delivery, state=state, **fields)
     return HookOutcome(state)
 
 

@@ -3,12 +3,14 @@
 Each is a table of rows, one per message to send, moving pending → sending → done | failed (retried) | dead.
 ``OutboxRow`` holds what they all have; ``backoff_seconds`` spaces the attempts (waits double from a base, up to
 a cap, with jitter, never sooner than the service asked); ``resume_interrupted`` and ``due`` are the sweeper's two
-steps (rows a killed worker left "sending", then everything whose message may have been lost). Retry limits are
-settings (``STATUSHUB_*_MAX_ATTEMPTS``), one documented default each.
+steps (rows a killed worker left "sending", then everything whose message may have been lost); ``lock_open``,
+``start_attempt`` and ``finish_fields`` are the claim and the end of one attempt. Retry limits are settings
+(``STATUSHUB_*_MAX_ATTEMPTS``), one documented default each.
 """
 
 import random
 from datetime import datetime
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -37,6 +39,9 @@ class OutboxRow(TimeStampedModel):
         abstract = True
 
 
+Row = TypeVar("Row", bound=OutboxRow)
+
+
 def max_attempts(outbox: str) -> int:
     """The retry limit of one outbox ("channel", "hook", "mail", "websub", "alert_notice") from the settings."""
     return int(getattr(settings, f"STATUSHUB_{outbox.upper()}_MAX_ATTEMPTS"))
@@ -46,6 +51,26 @@ def backoff_seconds(attempts: int, retry_after: float | None = None, cap: float 
     base = min(cap, settings.STATUSHUB_DELIVERY_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
     jittered = base * random.uniform(0.8, 1.2)  # noqa: S311  (spreading retries, not security)
     return max(jittered, retry_after or 0.0)
+
+
+def lock_open(queryset: QuerySet[Row], pk: int) -> Row | None:
+    """The row, locked until the caller's transaction ends, if it is still to be sent (pending, sending, failed)."""
+    row = queryset.select_for_update(of=("self",)).filter(pk=pk).first()
+    return row if row is not None and row.state in OPEN_STATES else None
+
+
+def start_attempt(row: OutboxRow, **fields: Any) -> None:
+    """Mark the row sending and count the attempt, with any other fields (a lease), in one UPDATE of those fields."""
+    row.state = SENDING
+    row.attempts += 1
+    finish_fields(row, **fields, state=SENDING, attempts=row.attempts)
+
+
+def finish_fields(row: OutboxRow, **fields: Any) -> None:
+    """Write just these fields (and ``updated_at``): other columns may be counted by other tasks meanwhile."""
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.save(update_fields=[*fields, "updated_at"])
 
 
 def resume_interrupted(interrupted: QuerySet, *, limit: int, now: datetime) -> list[int]:
