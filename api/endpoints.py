@@ -25,10 +25,13 @@ from api.schemas import (
     NoteIn,
     NoteOut,
     TokenOut,
+    ToneIn,
+    ToneOut,
     ValidationFailed,
 )
 from api.scopes import COMPONENTS_WRITE, DELIVERIES_READ, INCIDENTS_READ, INCIDENTS_WRITE, NOTES_WRITE
 from incidents.models import Component, Incident, IncidentUpdate
+from statushub.lib import tone
 
 DESCRIPTION = """\
 Open draft incidents, post progress notes, change component statuses and follow deliveries from scripts and
@@ -186,6 +189,19 @@ def _incident(pk: int) -> Incident:
 )
 def token_detail(request: HttpRequest) -> dict[str, Any]:
     return documents.token_document(request.auth)  # type: ignore[attr-defined]
+
+
+@api.post(
+    "/tone/check",
+    response={200: ToneOut, 401: Error, 422: ValidationFailed},
+    tags=["tone"],
+    summary="Check a draft's tone before it goes out",
+)
+def tone_check(request: HttpRequest, payload: ToneIn) -> dict[str, Any]:
+    """The tone guard the compose screen runs as you type: heat, blame, legal threats, public negotiation,
+    vagueness, minimising and internal jargon, each flag with the words found, why, and a calmer suggestion.
+    Any valid token may ask; nothing is stored."""
+    return tone.check(payload.text, kind=payload.kind).as_dict()
 
 
 @api.get(

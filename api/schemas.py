@@ -126,6 +126,15 @@ class ComponentPatch(Schema):
     status: ComponentStatus
 
 
+class ToneIn(Schema):
+    text: str = Field(
+        max_length=20_000, description="The draft's words: an update, or a reply to a customer."
+    )
+    kind: Literal["update", "reply"] = Field(
+        "update", description="A reply is held to stricter rules on money."
+    )
+
+
 # --- responses --------------------------------------------------------------------------------------------
 
 
@@ -207,3 +216,17 @@ class DeliveryOut(Schema):
     dry_run: bool
     remote_url: str
     updated_at: datetime
+
+
+class ToneFlag(Schema):
+    kind: Literal["heat", "blame", "legal", "negotiation", "vague", "minimising", "jargon"]
+    start: int = Field(description="Where the words begin in the text (characters from 0).")
+    end: int = Field(description="Where they end (exclusive).")
+    text: str = Field(description="The words found.")
+    why: str = Field(description="Why it matters, in one line, with the doctrine item it serves.")
+    suggestion: str = Field(description="Calmer wording to consider.")
+
+
+class ToneOut(Schema):
+    flags: list[ToneFlag]
+    heat: float = Field(ge=-1, le=1, description="-1 warm … 1 hot (VADER, outage words made neutral).")

@@ -435,3 +435,31 @@ def test_a_session_alone_is_not_enough(client, engineer, make_incident):
 
     assert response.status_code == 401
     assert not ProgressNote.objects.exists()
+
+
+def test_tone_check_answers_any_token_with_the_flags(client, engineer):
+    response = client.post(
+        "/api/v1/tone/check",
+        {"text": "It's just a small glitch, fixed soon!!", "kind": "update"},
+        content_type="application/json",
+        headers=_headers(engineer, "incidents:read"),
+    )
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert [(f["kind"], f["text"]) for f in body["flags"]] == [
+        ("minimising", "just a small glitch"),
+        ("vague", "soon"),
+        ("heat", "!!"),
+    ]
+    assert set(body["flags"][0]) == {"kind", "start", "end", "text", "why", "suggestion"}
+    assert -1 <= body["heat"] <= 1
+    assert (
+        client.post("/api/v1/tone/check", {"text": "x"}, content_type="application/json").status_code == 401
+    )
+    bad = client.post(
+        "/api/v1/tone/check",
+        {"text": "x", "kind": "tweet"},
+        content_type="application/json",
+        headers=_headers(engineer, "incidents:read"),
+    )
+    assert bad.status_code == 422

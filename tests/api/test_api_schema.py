@@ -46,6 +46,7 @@ def test_the_schema_is_served_and_lists_every_operation(client):
     operations = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
     assert operations == {
         ("GET", "/api/v1/token"),
+        ("POST", "/api/v1/tone/check"),
         ("GET", "/api/v1/incidents"),
         ("POST", "/api/v1/incidents"),
         ("GET", "/api/v1/incidents/{incident_id}"),
@@ -89,7 +90,7 @@ def test_every_operation_keeps_to_the_schema(wsgi_app, publisher, make_incident,
     results = list(schema.get_all_operations())
     assert all(isinstance(result, Ok) for result in results), results  # the schema itself is valid
     operations = [result.ok() for result in results if isinstance(result, Ok)]
-    assert len(operations) == 8
+    assert len(operations) == 9
 
     bounded = settings(
         max_examples=EXAMPLES_PER_OPERATION,
