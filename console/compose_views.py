@@ -17,6 +17,7 @@ from incidents.permissions import COMPOSE, PUBLISH
 from incidents.previews import preview_context
 from people.access import password_confirmed, permission_required, reauthenticated_recently
 from people.services import profile_for
+from statushub.lib import tone
 from statushub.lib.after_commit import watching_follow_up
 
 
@@ -70,6 +71,10 @@ def _editor_context(
         "others": drafts.presence_touch(draft=draft, user=user),
         "offline_form": OfflineSignatureForm(),
         "published_updates": draft.incident.updates.order_by("-published_at")[:20],
+        # The tone guard on the words as typed (every autosave, debounced), before anyone can publish them.
+        "tone": tone.check(
+            form.data.get("body", draft.body) if form is not None and form.is_bound else draft.body
+        ),
     }
 
 
@@ -85,11 +90,14 @@ def draft_editor(request: HttpRequest, pk: int) -> HttpResponse:
 
     components = list(Component.objects.all())
     form = DraftForm(request.POST, draft=draft, components=components)
-    template = "manage/_save_status.html" if getattr(request, "htmx", False) else "manage/editor.html"
+    htmx = bool(getattr(request, "htmx", False))
+    template = "manage/_save_status.html" if htmx else "manage/editor.html"
     if not form.is_valid():
         context = _editor_context(request, draft, form)
         return render(
-            request, template, {**context, "save_error": "Not saved: check the highlighted fields."}
+            request,
+            template,
+            {**context, "save_error": "Not saved: check the highlighted fields.", "oob_tone": htmx},
         )
     try:
         result = drafts.draft_save(
@@ -104,8 +112,8 @@ def draft_editor(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except signing.SigningError as exc:
         context = _editor_context(request, draft, form)
-        return render(request, template, {**context, "save_error": f"Not saved: {exc}"})
-    context = {**_editor_context(request, result.draft), "result": result}
+        return render(request, template, {**context, "save_error": f"Not saved: {exc}", "oob_tone": htmx})
+    context = {**_editor_context(request, result.draft, form), "result": result, "oob_tone": htmx}
     if not getattr(request, "htmx", False):
         if result.saved:
             if "_preview" in request.POST:

@@ -384,3 +384,36 @@ def test_a_closing_drafts_preview_promises_no_next_update(client, publisher, mak
     draft = _draft(client, incident, status="resolved", body="All fixed.", next_update="keep")
     assert draft.next_update_at is not None  # kept in the draft, but a closing update cannot carry it
     assert "Next update by" not in client.get(reverse("manage:preview", args=[draft.pk])).content.decode()
+
+
+def test_the_tone_guard_flags_heated_words_as_you_type_and_clears_when_calm(
+    client, communicator, make_incident
+):
+    incident = make_incident()
+    _login(client, communicator)
+    draft = _draft(client, incident)
+    typed = {"base_version": draft.version, "status": "investigating", "next_update": "keep"}
+
+    heated = client.post(
+        reverse("manage:draft", args=[draft.pk]),
+        {**typed, "body": "This is NOT our fault, it was user error!!"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert 'id="tone-guard"' in heated and 'hx-swap-oob="true"' in heated
+    assert "“user error”" in heated and "(blame)" in heated and "“!!”" in heated
+    assert "Try: " in heated and "doctrine 7" in heated
+
+    draft.refresh_from_db()
+    calm = client.post(
+        reverse("manage:draft", args=[draft.pk]),
+        {
+            **typed,
+            "base_version": draft.version,
+            "body": "We are sorry: payments are failing. Next update by 14:30 UTC.",
+        },
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Tone check: nothing to flag." in calm
+
+    page = client.get(reverse("manage:draft", args=[draft.pk])).content.decode()
+    assert page.count('id="tone-guard"') == 1 and "nothing to flag" in page
