@@ -52,6 +52,7 @@ ROUTES: dict[str, str] = {
     "api-v1:openapi-json": "YYYYY",
     "api-v1:openapi-view": "YYYYY",
     "api-v1:token_detail": "LLLLL",
+    "api-v1:tone_check": "PPPPP",
     "api-v1:incident_list": "LLLLL",
     "api-v1:incident_open": "LLLLL",
     "api-v1:incident_detail": "LLLLL",
@@ -307,6 +308,7 @@ ADMIN_MODELS: dict[str, dict[str, str]] = {
 # with a token lacking the scope, 403; with it (owned by someone whose role allows it), it works.
 API_OPERATIONS: dict[str, tuple[str | None, dict[str, object] | None]] = {
     "GET /api/v1/token": (None, None),
+    "POST /api/v1/tone/check": (None, {"text": "We are investigating.", "kind": "update"}),
     "GET /api/v1/incidents": ("incidents:read", None),
     "POST /api/v1/incidents": ("incidents:write", {"title": "Checkout slow", "severity": "sev3"}),
     "GET /api/v1/incidents/{incident_id}": ("incidents:read", None),
