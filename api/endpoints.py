@@ -193,7 +193,7 @@ def token_detail(request: HttpRequest) -> dict[str, Any]:
 
 @api.post(
     "/tone/check",
-    response={200: ToneOut, 401: Error, 422: ValidationFailed},
+    response={200: ToneOut, 400: Error, 401: Error, 422: ValidationFailed},
     tags=["tone"],
     summary="Check a draft's tone before it goes out",
 )
