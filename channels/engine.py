@@ -159,7 +159,7 @@ def _wake_next(delivery: Delivery) -> None:
 
 def _finish(delivery: Delivery, state: str, **fields: object) -> Outcome:
     # Not a whole-row save: ``tasks`` is counted by other tasks meanwhile (a duplicate message, a wake).
-    outbox.finish_fields(delivery, **fields, state=state, lease_until=None)
+    outbox.write_fields(delivery, **fields, state=state, lease_until=None)
     if state not in Delivery.OPEN_STATES:
         _wake_next(delivery)
     return Outcome(state)

@@ -294,14 +294,14 @@ def _claim(delivery_id: int) -> HookDelivery | None:
         if delivery is None:
             return None
         if not delivery.subscription.is_active:
-            outbox.finish_fields(delivery, state=HookDelivery.State.SKIPPED)
+            outbox.write_fields(delivery, state=HookDelivery.State.SKIPPED)
             return None
         outbox.start_attempt(delivery)
         return delivery
 
 
 def _finish(delivery: HookDelivery, state: str, **fields: Any) -> HookOutcome:
-    outbox.finish_fields(delivery, state=state, **fields)
+    outbox.write_fields(delivery, state=state, **fields)
     return HookOutcome(state)
 
 

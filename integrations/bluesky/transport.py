@@ -261,11 +261,8 @@ def _already_posted(client: Client, handle: str, rkey: str) -> Any:
 
 def _reset_in(exc: RateLimitExceededError) -> float:
     """Seconds until the ``ratelimit-reset`` epoch the PDS sent (a minute if it sent none)."""
-    headers = getattr(exc.response, "headers", None) or {}
-    try:
-        return max(1.0, float(headers.get("ratelimit-reset", "")) - time.time())
-    except ValueError:
-        return 60.0
+    wait = outbound.retry_after_seconds(dict(getattr(exc.response, "headers", None) or {}))
+    return 60.0 if wait is None else max(1.0, wait)
 
 
 def _is_token_problem(exc: BadRequestError) -> bool:

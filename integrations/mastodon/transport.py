@@ -7,7 +7,6 @@ answered with the status already made. Later than that, the engine first looks t
 statuses since the delivery began for one linking to this update.
 """
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,7 +69,7 @@ class MastodonTransport(Transport):
 
     def send(self, request: dict[str, Any], thread: Thread) -> Sent:
         api = self._api(request["instance"])
-        status = self._call(
+        status = call(
             api,
             lambda: api.status_post(
                 request["status"],
@@ -88,11 +87,11 @@ class MastodonTransport(Transport):
             return None
         link = str(request["status"]).rsplit("\n", 1)[-1].strip()
         api = self._api(request["instance"])
-        account = self._call(api, api.account_verify_credentials)
+        account = call(api, api.account_verify_credentials)
         since = lookup.since - CLOCK_SKEW
         max_id = None
         for _ in range(MAX_PAGES):
-            page = self._call(
+            page = call(
                 api,
                 lambda before=max_id: api.account_statuses(  # type: ignore[misc]
                     account["id"], since_id=since, max_id=before, limit=40, exclude_reblogs=True
@@ -108,13 +107,9 @@ class MastodonTransport(Transport):
 
     def check(self) -> str:
         api = self._api(self.config["instance"])
-        account = self._call(api, api.account_verify_credentials)
+        account = call(api, api.account_verify_credentials)
         host = self.config["instance"].split("//")[-1].rstrip("/")
         return f"@{account['acct']} on {host}"
-
-    @staticmethod
-    def _call(api: Mastodon, fn: Callable[[], Any]) -> Any:
-        return call(api, fn)
 
     def _person_to_person(self, text: str, to: Remote, **fields: Any) -> dict[str, Any]:
         """A status that starts by mentioning them (Mastodon delivers it to whoever it mentions), in the

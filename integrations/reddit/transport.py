@@ -90,12 +90,8 @@ def _ratelimit_wait(message: str) -> float | None:
 
 
 def _header_wait(response: Response) -> float | None:
-    for header in ("Retry-After", "x-ratelimit-reset"):  # seconds; Reddit's reset counts to its window's end
-        try:
-            return max(0.0, float(response.headers[header]))
-        except (KeyError, ValueError):
-            continue
-    return None
+    """Retry-After, else x-ratelimit-reset (seconds to the end of Reddit's window)."""
+    return outbound.retry_after_seconds(dict(response.headers))
 
 
 class RedditTransport(Transport):

@@ -138,10 +138,8 @@ class SlackTransport(Transport):
             error = str(exc.response.get("error", "unknown_error"))
             if error in PERMANENT_ERRORS:
                 raise OutboundError(f"Slack refused: {error}", permanent=True) from exc
-            retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-            raise OutboundError(
-                f"Slack answered {error}", retry_after=float(retry_after) if retry_after else None
-            ) from exc
+            wait = outbound.retry_after_seconds(dict(exc.response.headers or {}))
+            raise OutboundError(f"Slack answered {error}", retry_after=wait) from exc
         except outbound.Refused as exc:
             raise OutboundError(f"could not reach Slack: {outbound.UNREACHABLE}", permanent=True) from exc
         except (

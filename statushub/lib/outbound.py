@@ -350,7 +350,13 @@ def retry_after_seconds(
 ) -> float | None:
     """How long the service asked us to wait: ``Retry-After`` (seconds or an HTTP date), else a rate-limit
     reset header (seconds, an epoch or a timestamp). None when it said nothing we can read."""
-    headers = response.headers if isinstance(response, httpx.Response) else httpx.Headers(response)
+    if isinstance(response, httpx.Response):
+        headers = response.headers
+    else:  # an SDK's plain dict: names in any case (slack_sdk keeps both spellings), a value or a list of them
+        headers = httpx.Headers(
+            {name.lower(): str(value[0] if isinstance(value, list | tuple) and value else value)
+             for name, value in response.items()}
+        )  # fmt: skip
     moment = time.time() if now is None else now
     for name in ("Retry-After", *_RESET_HEADERS):
         value = headers.get(name)

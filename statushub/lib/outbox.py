@@ -4,7 +4,7 @@ Each is a table of rows, one per message to send, moving pending → sending →
 ``OutboxRow`` holds what they all have; ``backoff_seconds`` spaces the attempts (waits double from a base, up to
 a cap, with jitter, never sooner than the service asked); ``resume_interrupted`` and ``due`` are the sweeper's two
 steps (rows a killed worker left "sending", then everything whose message may have been lost); ``lock_open``,
-``start_attempt`` and ``finish_fields`` are the claim and the end of one attempt. Retry limits are settings
+``start_attempt`` and ``write_fields`` are the claim and the end of one attempt. Retry limits are settings
 (``STATUSHUB_*_MAX_ATTEMPTS``), one documented default each.
 """
 
@@ -63,10 +63,10 @@ def start_attempt(row: OutboxRow, **fields: Any) -> None:
     """Mark the row sending and count the attempt, with any other fields (a lease), in one UPDATE of those fields."""
     row.state = SENDING
     row.attempts += 1
-    finish_fields(row, **fields, state=SENDING, attempts=row.attempts)
+    write_fields(row, **fields, state=SENDING, attempts=row.attempts)
 
 
-def finish_fields(row: OutboxRow, **fields: Any) -> None:
+def write_fields(row: OutboxRow, **fields: Any) -> None:
     """Write just these fields (and ``updated_at``): other columns may be counted by other tasks meanwhile."""
     for name, value in fields.items():
         setattr(row, name, value)

@@ -110,6 +110,10 @@ def _words(*alternatives: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])(?:" + "|".join(alternatives) + r")(?![\w])", re.IGNORECASE)
 
 
+JARGON_SUGGESTION = (
+    'Describe it as customers see it ("the payments service"), not by its internal name or number.'
+)
+
 _RULES = (
     _Rule("heat", re.compile(r"[!?]*![!?]+|!{2,}"), "One full stop says it: drop the extra marks."),
     _Rule(
@@ -193,7 +197,7 @@ _RULES = (
             r"[a-z]+-\d{1,3}(?:\.[a-z0-9-]+)+)\b",
             re.IGNORECASE,
         ),
-        'Describe it as customers see it ("the payments service"), not by its internal name or number.',
+        JARGON_SUGGESTION,
     ),
 )
 _MONEY = _words(r"refunds?", r"refunded", r"credits?", r"credited", r"compensat(?:e|ed|ion)", r"reimburs(?:e|ed|ement)",
@@ -230,6 +234,7 @@ def _flag(kind: str, match_start: int, match_end: int, text: str, suggestion: st
 
 def check(text: str, *, kind: Kind = "update", jargon: Iterable[str] = ()) -> Report:
     """Every flag in ``text`` (in order), and its heat. ``jargon``: internal names to flag (tools, teams, hosts)."""
+    jargon = [term.strip() for term in jargon if term.strip()]  # read twice below: a generator would run dry
     flags: list[Flag] = []
     for rule in _RULES:
         if kind not in rule.kinds:
@@ -253,9 +258,8 @@ def check(text: str, *, kind: Kind = "update", jargon: Iterable[str] = ()) -> Re
                 )
             )
     for term in jargon:
-        if term.strip():
-            for match in _words(re.escape(term.strip())).finditer(text):
-                flags.append(_flag("jargon", match.start(), match.end(), text, _RULES[-1].suggestion))
+        for match in _words(re.escape(term)).finditer(text):
+            flags.append(_flag("jargon", match.start(), match.end(), text, JARGON_SUGGESTION))
     for match in _MONEY.finditer(text):
         sentence = _sentence_around(text, match.start())
         if kind == "reply" or _TO_ONE.search(sentence):
@@ -281,8 +285,8 @@ def _sentence_around(text: str, index: int) -> str:
     return text[start : min(ends) + 1 if ends else len(text)]
 
 
-def _is_jargon(words: str, jargon: Iterable[str]) -> bool:
-    return any(words.strip().lower() == term.strip().lower() for term in jargon)
+def _is_jargon(words: str, jargon: list[str]) -> bool:
+    return any(words.strip().lower() == term.lower() for term in jargon)
 
 
 def _unique(flags: list[Flag]) -> list[Flag]:

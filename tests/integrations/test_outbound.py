@@ -258,3 +258,41 @@ def test_an_alert_notice_to_a_private_network_is_not_sent(port, fake, production
         notify.send_slack(f"http://localhost:{port}/in", "hello")
     assert refused.value.permanent
     assert fake.seen == []
+
+
+# --- what an answer says ---------------------------------------------------------------------------------
+
+
+NOW = 1_800_000_000.0  # 2027-01-15 08:00 UTC
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"Retry-After": "30"}, 30.0),
+        ({"Retry-After": "Fri, 15 Jan 2027 08:02:00 GMT"}, 120.0),  # an HTTP date
+        ({"RateLimit-Reset": "45"}, 45.0),  # IETF draft: seconds
+        ({"x-rate-limit-reset": str(int(NOW) + 90)}, 90.0),  # X: an epoch
+        ({"X-RateLimit-Reset": "2027-01-15T08:05:00.000Z"}, 300.0),  # Mastodon: an ISO time
+        ({"Retry-After": "7", "retry-after": "7"}, 7.0),  # slack_sdk keeps both spellings
+        ({"retry-after": ["12"]}, 12.0),  # a list of values
+        ({"Retry-After": "Fri, 15 Jan 2027 07:00:00 GMT"}, 0.0),  # already past
+        ({"Retry-After": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_the_wait_a_service_asks_for_is_read_from_any_of_its_headers(headers, wait):
+    assert outbound.retry_after_seconds(headers, now=NOW) == wait
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning"),
+    [(200, "ok"), (204, "ok"), (408, "transient"), (425, "transient"), (429, "transient"), (500, "transient"),
+     (503, "transient"), (400, "permanent"), (401, "permanent"), (404, "permanent"), (410, "permanent"), (422, "permanent")],
+)  # fmt: skip
+def test_statuses_are_sorted_into_done_later_and_final(status, meaning):
+    assert outbound.classify(status) == meaning
+    if meaning != "ok":
+        error = outbound.error_for(httpx.Response(status, headers={"Retry-After": "9"}), f"HTTP {status}")
+        assert error.permanent is (meaning == "permanent")
+        assert error.retry_after == (9.0 if meaning == "transient" else None)
