@@ -13,6 +13,7 @@ from api import documents, selectors, services
 from api.auth import ApiError, TokenAuth, authorize
 from api.schemas import (
     MAX_ID,
+    CommsOut,
     ComponentChange,
     ComponentOut,
     ComponentPatch,
@@ -31,7 +32,8 @@ from api.schemas import (
 )
 from api.scopes import COMPONENTS_WRITE, DELIVERIES_READ, INCIDENTS_READ, INCIDENTS_WRITE, NOTES_WRITE
 from incidents.models import Component, Incident, IncidentUpdate
-from statushub.lib import tone
+from warroom import guard
+from warroom import selectors as warroom_selectors
 
 DESCRIPTION = """\
 Open draft incidents, post progress notes, change component statuses and follow deliveries from scripts and
@@ -201,7 +203,20 @@ def tone_check(request: HttpRequest, payload: ToneIn) -> dict[str, Any]:
     """The tone guard the compose screen runs as you type: heat, blame, legal threats, public negotiation,
     vagueness, minimising and internal jargon, each flag with the words found, why, and a calmer suggestion.
     Any valid token may ask; nothing is stored."""
-    return tone.check(payload.text, kind=payload.kind).as_dict()
+    return guard.check(payload.text, kind=payload.kind).as_dict()
+
+
+@api.get(
+    "/incidents/{incident_id}/comms",
+    response={200: CommsOut, **READ_ERRORS},
+    tags=["incidents"],
+    summary="The war room's clock, roster and promises",
+)
+def incident_comms(request: HttpRequest, incident_id: Id) -> dict[str, Any]:
+    """Time to acknowledge against the severity's target, who holds each role, the next update owed and every
+    promise kept or missed (by how long)."""
+    authorize(request, INCIDENTS_READ)
+    return warroom_selectors.as_api(warroom_selectors.comms(_incident(incident_id)))
 
 
 @api.get(

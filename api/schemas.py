@@ -230,3 +230,53 @@ class ToneFlag(Schema):
 class ToneOut(Schema):
     flags: list[ToneFlag]
     heat: float = Field(ge=-1, le=1, description="-1 warm … 1 hot (VADER, outage words made neutral).")
+
+
+class RosterPerson(Schema):
+    username: str
+    name: str
+
+
+class RosterSeat(Schema):
+    role: Literal[
+        "commander",
+        "primary_communicator",
+        "secondary_communicator",
+        "tech_liaison",
+        "executive_spokesperson",
+    ]
+    label: str
+    people: list[RosterPerson]
+    vacant: bool
+
+
+class PromiseOut(Schema):
+    promised_at: datetime = Field(description="When the update that made the promise was published.")
+    due_at: datetime = Field(description="The time readers were promised the next update by.")
+    kept_at: datetime | None = Field(description="When the next update came (late or not); null while owed.")
+    kept_by_update: str | None = Field(description="The public id of the update that came next.")
+    missed_by_seconds: int | None = Field(
+        description="How late the next update came, or is so far while still owed; null when on time."
+    )
+    state: Literal["open", "kept", "missed", "overdue", "closed"]
+
+
+class CommsOut(Schema):
+    incident_id: int
+    severity: Literal["sev1", "sev2", "sev3", "sev4"]
+    detected_at: datetime = Field(description="The alert's start, or when the incident was opened.")
+    acknowledged_at: datetime | None = Field(description="The first public update; null while none.")
+    tta_seconds: int = Field(
+        description="Time to acknowledge: so far while running, final once acknowledged."
+    )
+    tta_target_seconds: int = Field(description="The severity's target (set in the admin).")
+    tta_state: Literal["ok", "amber", "red", "met", "missed"] = Field(
+        description="Running: ok, amber from half the target, red past it. Stopped: met or missed."
+    )
+    tta_running: bool
+    update_cadence_seconds: int = Field(
+        description="How often the severity is updated: proposes each promise."
+    )
+    roster: list[RosterSeat]
+    next_update_due_at: datetime | None = Field(description="The open promise's due time, if one is owed.")
+    promises: list[PromiseOut] = Field(description="Newest first (the latest 100).")

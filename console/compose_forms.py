@@ -28,7 +28,14 @@ class DraftForm(forms.Form):
     )
     next_update = forms.ChoiceField(choices=NEXT_UPDATE_CHOICES, required=False, label="Next update by")
 
-    def __init__(self, *args: Any, draft: UpdateDraft, components: list[Component], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        draft: UpdateDraft,
+        components: list[Component],
+        cadence_minutes: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.draft = draft
         statuses = (
@@ -53,7 +60,23 @@ class DraftForm(forms.Form):
         if draft.status in Incident.CLOSED_STATUSES:
             self.fields["next_update"].initial = "none"  # a closing update has nothing more to promise
         else:
-            self.fields["next_update"].initial = "keep" if draft.next_update_at else "30"
+            self.fields["next_update"].initial = (
+                "keep" if draft.next_update_at else str(cadence_minutes or 30)
+            )
+        if cadence_minutes:
+            # The severity's cadence is the proposal: named as such, and offered even when it is not a usual step.
+            field = self.fields["next_update"]
+            assert isinstance(field, forms.ChoiceField)
+            severity = draft.incident.severity.upper()
+            choices = [(value, str(label)) for value, label in NEXT_UPDATE_CHOICES]
+            values = [value for value, _ in choices]
+            wanted = str(cadence_minutes)
+            if wanted in values:
+                at = values.index(wanted)
+                choices[at] = (wanted, f"{choices[at][1]} (the {severity} cadence)")
+            else:
+                choices.insert(-1, (wanted, f"In {cadence_minutes} minutes (the {severity} cadence)"))
+            field.choices = choices
         self.fields["base_version"].initial = draft.version
         self.fields["status"].initial = draft.status
         self.fields["body"].initial = draft.body

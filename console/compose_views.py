@@ -1,24 +1,33 @@
 """The compose screen: draft together, preview every rendering, then a publisher signs and publishes."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console.channel_previews import channel_previews
 from console.compose_forms import DraftForm, OfflineSignatureForm, ReauthForm
-from incidents import drafts, signing
+from incidents import drafts, services, signing
 from incidents.models import Component, Incident, IncidentUpdate, ProgressNote, UpdateDraft
 from incidents.permissions import COMPOSE, PUBLISH
 from incidents.previews import preview_context
 from people.access import password_confirmed, permission_required, reauthenticated_recently
 from people.services import profile_for
-from statushub.lib import tone
 from statushub.lib.after_commit import watching_follow_up
+from warroom import guard
+from warroom import services as warroom
+from warroom.clock import policy_for
+from warroom.selectors import board
+
+CONSOLE = "warroom.view_timelineentry"  # the team's screens: engineers (tech liaison) included
 
 
 def _user(request: HttpRequest) -> Any:
@@ -27,18 +36,19 @@ def _user(request: HttpRequest) -> Any:
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if user.is_authenticated and not user.has_perm(COMPOSE) and user.has_perm("incidents.view_incident"):
-        # Engineers work in the incident's admin page (progress notes, component statuses), not here.
+    if user.is_authenticated and not user.has_perm(CONSOLE) and user.has_perm("incidents.view_incident"):
+        # Someone who reads incidents but takes no part in the war room works in the admin.
         return redirect("admin:incidents_incident_changelist")
     return _dashboard(request)
 
 
-@permission_required(COMPOSE)
+@permission_required(CONSOLE)
 def _dashboard(request: HttpRequest) -> HttpResponse:
-    open_incidents = Incident.objects.exclude(status__in=Incident.CLOSED_STATUSES).order_by(
-        "-detected_at", "-id"
+    """Every open incident with its acknowledgement clock and next promised update; the way into its console."""
+    open_incidents = list(
+        Incident.objects.exclude(status__in=Incident.CLOSED_STATUSES).order_by("-detected_at", "-id")
     )
-    return render(request, "manage/dashboard.html", {"incidents": open_incidents})
+    return render(request, "manage/dashboard.html", {"rows": board(open_incidents), "now": timezone.now()})
 
 
 @permission_required(COMPOSE)
@@ -61,18 +71,22 @@ def _editor_context(
 ) -> dict[str, Any]:
     components = list(Component.objects.select_related("group").order_by("group__position", "position"))
     user = _user(request)
+    cadence = policy_for(draft.incident.severity).cadence_minutes
     return {
         "draft": draft,
         "incident": draft.incident,
-        "form": form or DraftForm(draft=draft, components=components),
+        "form": form or DraftForm(draft=draft, components=components, cadence_minutes=cadence),
         "profile": profile_for(user),
-        "can_publish": user.has_perm(PUBLISH),
+        "can_publish": services.may_publish(
+            user, draft.incident, corrects=draft.corrects, status=draft.status
+        ),
+        "situation": warroom.situation_current(draft.incident),
         "key": signing.active_key(user),
         "others": drafts.presence_touch(draft=draft, user=user),
         "offline_form": OfflineSignatureForm(),
         "published_updates": draft.incident.updates.order_by("-published_at")[:20],
         # The tone guard on the words as typed (every autosave, debounced), before anyone can publish them.
-        "tone": tone.check(
+        "tone": guard.check(
             form.data.get("body", draft.body) if form is not None and form.is_bound else draft.body
         ),
     }
@@ -89,7 +103,8 @@ def draft_editor(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "manage/editor.html", _editor_context(request, draft))
 
     components = list(Component.objects.all())
-    form = DraftForm(request.POST, draft=draft, components=components)
+    cadence = policy_for(draft.incident.severity).cadence_minutes
+    form = DraftForm(request.POST, draft=draft, components=components, cadence_minutes=cadence)
     htmx = bool(getattr(request, "htmx", False))
     template = "manage/_save_status.html" if htmx else "manage/editor.html"
     if not form.is_valid():
@@ -146,47 +161,105 @@ def preview(request: HttpRequest, pk: int) -> HttpResponse:
     context["problems"] = drafts.draft_problems(draft)
     # A closing update promises nothing (the publish drops it): the preview must not show a promise either.
     context["promise"] = None if draft.status in Incident.CLOSED_STATUSES else draft.next_update_at
-    context["can_publish"] = _user(request).has_perm(PUBLISH)
+    user = _user(request)
+    context["can_publish"] = services.may_publish(
+        user, draft.incident, corrects=draft.corrects, status=draft.status
+    )
+    context["first_ack_by_communicator"] = context["can_publish"] and not user.has_perm(PUBLISH)
+    # Whoever speaks for the company passes a second factor: publishers at sign-in, a primary communicator here.
+    context["needs_second_factor"] = context["first_ack_by_communicator"] and not user.is_verified()
     context["key"] = signing.active_key(_user(request))
+    context["tone"] = guard.check(draft.body)
     context["offline_form"] = OfflineSignatureForm()
     context["channel_previews"] = channel_previews(draft, _user(request))
     return render(request, "manage/preview.html", context)
 
 
 @require_POST
-@permission_required(PUBLISH)
+@permission_required(COMPOSE)
 def publish(request: HttpRequest, pk: int) -> HttpResponse:
-    draft = get_object_or_404(UpdateDraft, pk=pk)
-    signature = request.POST.get("signature", "")
-    version = request.POST.get("version", "")
+    """Publishers publish; the incident's primary communicator its first acknowledgement (``may_publish``)."""
+    draft = get_object_or_404(UpdateDraft.objects.select_related("incident", "corrects"), pk=pk)
+    user = _user(request)
+    if not services.may_publish(user, draft.incident, corrects=draft.corrects, status=draft.status):
+        raise PermissionDenied(
+            "Only publishers publish updates (and the incident's primary communicator its first acknowledgement)."
+        )
+    if not user.has_perm(PUBLISH) and not user.is_verified():
+        messages.error(
+            request,
+            "Publishing in your own name needs your second factor: confirm it (or set it up), then publish.",
+        )
+        return redirect(
+            reverse("account:two-factor")
+            + "?"
+            + urlencode({"next": reverse("manage:preview", args=[draft.pk])})
+        )
+    carry = {
+        "version": request.POST.get("version", ""),
+        "signature": request.POST.get("signature", ""),
+        "tone_override": request.POST.get("tone_override", ""),
+        "tone_reason": request.POST.get("tone_reason", ""),
+    }
     if not reauthenticated_recently(request):
         # Ask for the password on the way: once it is right, this same press publishes what was previewed.
         form = ReauthForm(request.POST if "password" in request.POST else None)
         if form.is_bound and form.is_valid():
             if password_confirmed(request, form.cleaned_data["password"]):
-                return _publish(request, draft, version=version, signature=signature)
+                return _publish(request, draft, **carry)
             form.add_error("password", "That password is not right.")
         context = {
             "form": form,
             "action": reverse("manage:publish", args=[draft.pk]),
-            "carry": {"version": version, "signature": signature},
+            "carry": carry,
             "back": reverse("manage:preview", args=[draft.pk]),
             "button": "Confirm and publish",
         }
         return render(request, "manage/reauth.html", context)
-    return _publish(request, draft, version=version, signature=signature)
+    return _publish(request, draft, **carry)
 
 
-def _publish(request: HttpRequest, draft: UpdateDraft, *, version: str, signature: str) -> HttpResponse:
+def _publish(
+    request: HttpRequest,
+    draft: UpdateDraft,
+    *,
+    version: str,
+    signature: str,
+    tone_override: str = "",
+    tone_reason: str = "",
+) -> HttpResponse:
+    # The tone guard again, on the words as they go out (the draft locked): past a flag only with "I have stepped
+    # away from the mic" and a reason, which the audit log and the team's timeline keep. A person decides.
+    reason = " ".join(tone_reason.split())[:500]
+    flagged: list[str] = []
+
+    def vet(locked: UpdateDraft) -> None:
+        kinds = sorted({flag.kind for flag in guard.check(locked.body).flags})
+        if kinds and not (tone_override == "1" and reason):
+            raise signing.SigningError(
+                f"the tone guard flagged this draft ({', '.join(kinds)}). Calm the wording, or confirm that you "
+                "have stepped away from the mic and say why it should go out as it is."
+            )
+        flagged[:] = kinds
+
     try:
-        with watching_follow_up() as delayed:
+        with watching_follow_up() as delayed, transaction.atomic():
             update = drafts.draft_publish(
                 draft=draft,
                 user=_user(request),
                 version=int(version) if version.isdigit() else None,
                 offline_signature=signature,
                 request=request,
+                vet=vet,
             )
+            if flagged:
+                warroom.record_override(
+                    incident=draft.incident,
+                    user=_user(request),
+                    reason=reason,
+                    kinds=flagged,
+                    request=request,
+                )
     except (signing.SigningError, ValueError) as exc:
         messages.error(request, f"Not published: {exc}")
         return redirect("manage:preview", pk=draft.pk)

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from console import channel_views as connect_views
-from console import compose_views, key_views
+from console import compose_views, key_views, warroom_views
 from console import delivery_views as channel_views
 from console import profile_views as people_views
 
@@ -9,6 +9,14 @@ app_name = "manage"
 
 urlpatterns = [
     path("", compose_views.dashboard, name="dashboard"),
+    path("incidents/<int:pk>/", warroom_views.incident_console, name="incident"),
+    path("incidents/<int:pk>/_live/", warroom_views.incident_live, name="incident-live"),
+    path("incidents/<int:pk>/situation/", warroom_views.situation, name="situation"),
+    path("incidents/<int:pk>/roster/", warroom_views.roster, name="roster"),
+    path("incidents/<int:pk>/acknowledge/", warroom_views.acknowledge, name="acknowledge"),
+    path("incidents/<int:pk>/suggestions/", warroom_views.suggest, name="suggest"),
+    path("suggestions/<int:pk>/", warroom_views.decide, name="suggestion"),
+    path("notes/<int:pk>/quote/", warroom_views.quote, name="quote-note"),
     path("incidents/<int:pk>/compose/", compose_views.compose, name="compose"),
     path("incidents/<int:pk>/notes/", compose_views.notes_stream, name="notes"),
     path("updates/<slug:public_id>/correct/", compose_views.correct, name="correct"),

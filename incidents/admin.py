@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
@@ -122,10 +122,48 @@ class AffectedComponentInline(admin.TabularInline):
     verbose_name_plural = "Affected components (setting a status here changes the component's status)"
 
 
+class RoleFormSet(BaseInlineFormSet):
+    """The primary communicator may publish an incident's first acknowledgement, so only its commander or a
+    publisher names one (nobody gives themselves that)."""
+
+    request_user: Any = None
+
+    def clean(self) -> None:
+        super().clean()
+        user = self.request_user
+        if user is None or user.has_perm("incidents.publish_update"):
+            return
+        commanders = {
+            form.instance.user_id
+            for form in self.initial_forms
+            if form.instance.role == IncidentRole.Role.COMMANDER
+        }
+        for form in self.forms:
+            if (
+                not form.has_changed()
+                or not getattr(form, "cleaned_data", None)
+                or form.cleaned_data.get("DELETE")
+            ):
+                continue
+            if (
+                form.cleaned_data.get("role") == IncidentRole.Role.PRIMARY_COMMUNICATOR
+                and user.pk not in commanders
+            ):
+                raise ValidationError(
+                    "Only the incident's commander or a publisher names the primary communicator."
+                )
+
+
 class RoleInline(admin.TabularInline):
     model = IncidentRole
     extra = 0
+    formset = RoleFormSet
     verbose_name_plural = "People (one commander, one primary communicator: one voice)"
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.request_user = request.user  # type: ignore[attr-defined]
+        return formset
 
 
 class NoteForm(ModelForm):

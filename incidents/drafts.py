@@ -1,5 +1,6 @@
 """Drafting updates: shared per incident, autosaved, conflict-aware, then published once."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -116,6 +117,13 @@ def presence_touch(*, draft: UpdateDraft, user: User) -> list[str]:
     return sorted(name for k, (name, _) in present.items() if k != str(user.pk))
 
 
+def presence_of(draft: UpdateDraft) -> list[str]:
+    """Who has the draft open now (without counting the reader)."""
+    now = timezone.now().timestamp()
+    present: dict[str, tuple[str, float]] = cache.get(f"draft-presence:{draft.pk}") or {}
+    return sorted(name for name, at in present.values() if now - at <= PRESENCE_SECONDS)
+
+
 def draft_components(draft: UpdateDraft) -> dict[Component, str]:
     ids = [int(pk) for pk in draft.component_statuses]
     by_id = Component.objects.in_bulk(ids)
@@ -140,8 +148,12 @@ def draft_publish(
     version: int | None = None,
     offline_signature: str = "",
     request: HttpRequest | None = None,
+    vet: Callable[[UpdateDraft], None] | None = None,
 ) -> IncidentUpdate:
-    """Publish the draft as previewed: if ``version`` is given and the draft changed since, nothing is published."""
+    """Publish the draft as previewed: if ``version`` is given and the draft changed since, nothing is published.
+
+    ``vet`` sees the draft as it will go out (locked: nobody can change it meanwhile) and may refuse it by raising
+    ``SigningError``: the console's tone guard."""
     locked = (
         UpdateDraft.objects.select_for_update(of=("self",))
         .select_related("incident", "corrects")
@@ -156,6 +168,8 @@ def draft_publish(
     problems = draft_problems(locked)
     if problems:
         raise signing.SigningError(" ".join(problems))
+    if vet is not None:
+        vet(locked)
     offline = None
     if offline_signature:
         if not locked.pending_statement:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -23,6 +24,7 @@ from incidents.models import (
     ChainHead,
     Component,
     Incident,
+    IncidentRole,
     IncidentUpdate,
     ProgressNote,
     SigningKey,
@@ -190,6 +192,29 @@ class OfflineSignature:
     signature: bytes
 
 
+def may_publish(
+    user: User, incident: Incident, *, corrects: IncidentUpdate | None = None, status: str | None = None
+) -> bool:
+    """One voice: publishers post for every incident; the incident's primary communicator may post its *first*
+    acknowledgement while no one has (``STATUSHUB_PRIMARY_MAY_ACKNOWLEDGE``), signed in their own name: an open
+    incident (not a maintenance), with a status that does not close it, and not a correction."""
+    if user.has_perm("incidents.publish_update"):
+        return True
+    return (
+        settings.STATUSHUB_PRIMARY_MAY_ACKNOWLEDGE
+        and corrects is None
+        and incident.kind == Incident.Kind.INCIDENT
+        and incident.acknowledged_at is None
+        and not incident.is_closed
+        and (status is None or status not in Incident.CLOSED_STATUSES)
+        and user.has_perm("incidents.add_updatedraft")
+        and IncidentRole.objects.filter(
+            incident=incident, user=user, role=IncidentRole.Role.PRIMARY_COMMUNICATOR
+        ).exists()
+        and not IncidentUpdate.objects.filter(incident=incident).exists()
+    )
+
+
 @transaction.atomic
 def update_publish(
     *,
@@ -210,14 +235,18 @@ def update_publish(
     In one transaction: the chain head is locked, the statement is built and signed (or an offline signature
     checked), and the incident's status, its components and its first acknowledgement move with the update.
     """
-    if not author.has_perm("incidents.publish_update"):
-        raise PermissionDenied("Only publishers can publish updates.")
     if status in Incident.CLOSED_STATUSES:
         next_update_at = None  # a closing update has nothing more to promise
     body = normalize_newlines(body)
     head = signing.lock_chain()
     # Publishes are serialised by the chain lock; work from the incident as it is now, not as the caller saw it.
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    # Checked under the chain lock: two people cannot both publish "the first acknowledgement".
+    if not may_publish(author, incident, corrects=corrects, status=status):
+        raise PermissionDenied(
+            "Only publishers can publish updates (and the incident's primary communicator its first "
+            "acknowledgement)."
+        )
     profile = profile_for(author)
     title = profile.title if author_title is None else author_title
     statuses = sorted((component_statuses or {}).items(), key=lambda item: item[0].pk)

@@ -83,6 +83,12 @@ STATUSHUB_WEBSUB_MAX_ATTEMPTS = env_int("STATUSHUB_WEBSUB_MAX_ATTEMPTS", 8)  # a
 STATUSHUB_ALERT_NOTICE_MAX_ATTEMPTS = env_int("STATUSHUB_ALERT_NOTICE_MAX_ATTEMPTS", 7)  # telling the team
 # Publishing needs the password re-entered within this many seconds.
 STATUSHUB_REAUTH_SECONDS = env_int("STATUSHUB_REAUTH_SECONDS", 600)
+# The war room. One voice: an incident's primary communicator may publish its first acknowledgement (signed in
+# their own name) while no publisher has; off, only publishers post.
+STATUSHUB_PRIMARY_MAY_ACKNOWLEDGE = env_bool("STATUSHUB_PRIMARY_MAY_ACKNOWLEDGE", default=True)
+# The team's Slack incoming webhook for the war room's reminders (the clock, promises falling due). A secret:
+# set it in the environment (or _FILE), never in the database.
+STATUSHUB_TEAM_SLACK_WEBHOOK_URL = env_str("STATUSHUB_TEAM_SLACK_WEBHOOK_URL") or ""
 # Tests and benchmarks point transports at local fakes through hidden channel settings (base_url, api_base);
 # anywhere else those settings are ignored, so no stored value can send a channel's token elsewhere.
 STATUSHUB_TRANSPORT_OVERRIDES = env_bool("STATUSHUB_TRANSPORT_OVERRIDES", default=False)
@@ -128,6 +134,7 @@ INSTALLED_APPS = [
     "channels",
     "subscribers",
     "alerts",
+    "warroom",
     "api",
     "console",
     "axes",
@@ -438,6 +445,8 @@ STATUSHUB_ALERTS_RATE = env_str("STATUSHUB_ALERTS_RATE") or "120/m"
 STATUSHUB_ALERTS_SIGNATURE_TOLERANCE_SECONDS = env_int("STATUSHUB_ALERTS_SIGNATURE_TOLERANCE_SECONDS", 300)
 # How long every received alert webhook (with its body) is kept for inspection: admin → Alert receipts.
 STATUSHUB_ALERTS_KEEP_DAYS = env_int("STATUSHUB_ALERTS_KEEP_DAYS", 30)
+# Reminders go out within a minute of falling due.
+CELERY_BEAT_SCHEDULE["warroom-reminders"] = {"task": "warroom.tasks.remind", "schedule": 20.0}
 CELERY_BEAT_SCHEDULE["prune-alert-receipts"] = {"task": "alerts.tasks.prune_receipts", "schedule": 3600.0}
 # httpx logs every request's full URL at INFO; a Slack incoming-webhook URL is a secret (anyone holding it can
 # post), as are tokens some services put in URLs. Requests are logged by the code that makes them, without.

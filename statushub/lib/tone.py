@@ -32,6 +32,11 @@ HEAT_FLAG_AT = 0.5
 
 # Words every outage update uses: describing the failure is not anger.
 _NEUTRAL = [
+    # Owning up is not heat: "a bad deploy", "something went wrong", "our mistake".
+    "bad",
+    "wrong",
+    "mistake",
+    "mistakes",
     "error",
     "errors",
     "outage",

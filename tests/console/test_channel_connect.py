@@ -291,10 +291,17 @@ def test_test_connection_explains_an_unreachable_service_in_plain_words(publishe
     )
 
 
-def test_an_engineer_signing_in_lands_where_they_work(client, engineer):
+def test_an_engineer_signing_in_lands_on_the_open_incidents_and_their_consoles(
+    client, engineer, make_incident
+):
+    incident = make_incident("Payments failing", public=False)
     client.force_login(engineer)
-    response = client.get(reverse("manage:dashboard"))
-    assert response["Location"] == reverse("admin:incidents_incident_changelist")
+
+    page = client.get(reverse("manage:dashboard")).content.decode()
+
+    # The tech liaison keeps the situation in the console.
+    assert reverse("manage:incident", args=[incident.pk]) in page
+    assert reverse("manage:compose", args=[incident.pk]) not in page  # engineers do not write updates
 
 
 def test_the_discourse_preview_shows_the_topic_title_that_will_be_sent(client, publisher, make_incident):

@@ -204,8 +204,9 @@ def test_a_communicator_takes_a_role_drafts_the_resolution_and_a_publisher_resol
     expect(page.get_by_role("heading", name="Open incidents")).to_be_visible()
     shot(page, "communicator-dashboard")
 
-    # Roles: Sam hands command to Priya and stays the one voice to customers.
+    # Roles: Sam hands command to Priya and stays the one voice to customers (in the admin, from the console).
     page.get_by_role("link", name=SEV2).click()
+    page.get_by_role("link", name="Details and notes (admin)").click()
     roles = page.locator("#roles-group")
     commander = roles.locator("tr.has_original").filter(
         has=page.locator("select[name$='-role'] option[value='commander'][selected]")

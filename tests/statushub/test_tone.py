@@ -59,6 +59,8 @@ def test_each_kind_of_flag_names_the_words_it_found(text, expected):
         "Card payments are failing for about 12% of customers in Europe. We have identified the cause.",
         "We expect recovery shortly, by 10:15 UTC at the latest.",  # vague word, but a time is given
         "Our status API and DNS records are healthy; SSL certificates were renewed.",  # acronyms are not shouting
+        "**Cause:** a bad deploy.",  # owning up is not heat (a publish with these words was once refused)
+        "Something went wrong with a configuration change: our mistake, and we are rolling it back.",
     ],
 )
 def test_calm_factual_updates_are_not_flagged(text):

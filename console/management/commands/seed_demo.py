@@ -1,5 +1,6 @@
 """Reset the demo: Northwind Cloud's components, a few months of history, last week's SEV1,
-today's double-charge SEV2 in progress and next Saturday's EU database maintenance."""
+today's double-charge SEV2 in progress (its next update due in a few minutes), a fresh SEV1 nobody has
+acknowledged yet (its clock running) and next Saturday's EU database maintenance."""
 
 import random
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from incidents.models import (
 )
 from people import roles, two_factor
 from people.services import profile_for
+from warroom.services import situation_save
 
 DEMO_PASSWORD = "northwind-demo"  # noqa: S105  (printed on purpose: demo only)
 # Publishers and the admin sign in in two steps; the demo's authenticator key is fixed and known, so
@@ -82,6 +84,7 @@ class Command(BaseCommand):
             self._last_weeks_sev1()
             self._upcoming_maintenance()
             self._active_sev2()
+            self._war_room_sev1()
             self._channels()
         for component in Component.objects.all():
             recompute_component_days(component)
@@ -91,7 +94,12 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<6} {first} {last}, {title} — {group or 'superuser'}")
         self.stdout.write(
             "Publishers and admin also type a code from an authenticator app: "
-            "python manage.py demo_code dana (or priya, admin) prints it."
+            "python manage.py demo_code dana (or priya, admin; sam before publishing a first acknowledgement) prints it."
+        )
+        sev1 = Incident.objects.get(title="Checkout failing in the US region")
+        self.stdout.write(
+            f"War room: /manage/incidents/{sev1.pk}/ — a SEV1 nobody has acknowledged yet, its clock running; "
+            "sam (its primary communicator) may publish the first acknowledgement."
         )
         self._subscribers()
         self._alert_sources()
@@ -137,7 +145,8 @@ class Command(BaseCommand):
             profile = profile_for(user)
             profile.title = TITLES[username]
             profile.save()
-            if group == roles.PUBLISHER or superuser:
+            if group == roles.PUBLISHER or superuser or username == "sam":
+                # Sam may publish a first acknowledgement as an incident's primary communicator: a second factor.
                 two_factor.totp_confirm(device=two_factor.totp_start(user=user, key=DEMO_TOTP_KEY))
             if group == roles.PUBLISHER:
                 # Keys older than the seeded history, so every backdated update verifies.
@@ -343,12 +352,40 @@ class Command(BaseCommand):
             "are not affected.\n\n"
             "**What we are doing:** we have found the cause, and every duplicate charge will be refunded "
             "automatically — you do not need to contact your bank.\n\n"
-            f"Next update by {self.now + timedelta(minutes=25):%H:%M} UTC.",
-            t0 + timedelta(minutes=29), next_update_at=self.now + timedelta(minutes=25),
+            f"Next update by {self.now + timedelta(minutes=4):%H:%M} UTC.",
+            t0 + timedelta(minutes=29), next_update_at=self.now + timedelta(minutes=4),
         )  # fmt: skip
         note(41, "Fix deployed to canary (5% of renewals). No duplicates in 600 captures so far.")
         note(55, "Refunds job queued: 1,284 duplicate charges found. Dry run matches finance's list.")
         note(70, "Canary clean for 25 minutes; rolling out to 50%.")
+
+    def _war_room_sev1(self) -> None:
+        """Opened by an alert three minutes ago and not acknowledged: its clock is amber (SEV1: 5 minutes)."""
+        detected = timezone.now().replace(microsecond=0) - timedelta(minutes=3)
+        incident = Incident.objects.create(
+            title="Checkout failing in the US region",
+            severity=Incident.Severity.SEV1,
+            detected_at=detected,
+            started_at=detected - timedelta(minutes=1),
+        )
+        for who, role in [
+            ("priya", IncidentRole.Role.COMMANDER),
+            ("sam", IncidentRole.Role.PRIMARY_COMMUNICATOR),
+            ("lee", IncidentRole.Role.SECONDARY_COMMUNICATOR),
+            ("marco", IncidentRole.Role.TECH_LIAISON),
+            ("dana", IncidentRole.Role.EXECUTIVE_SPOKESPERSON),
+        ]:
+            incident.roles.create(user=self.people[who], role=role)
+        services.note_add(
+            incident=incident, author=self.people["marco"], at=detected + timedelta(seconds=40),
+            text='Alert: checkout_error_ratio{region="us"} at 31% for 2 minutes. EU checkouts normal. Looking.',
+        )  # fmt: skip
+        situation_save(
+            incident=incident, author=self.people["marco"],
+            affected="checkout in the US region", customers="about a third of US checkouts fail",
+            since=detected - timedelta(minutes=1), spread="stable since it started",
+            expected_duration="not known yet", workaround="saved cards still go through on a second try",
+        )  # fmt: skip
 
     def _alert_sources(self) -> None:
         """Prometheus Alertmanager as an alert source, with a known token so the README's curl opens a draft."""
