@@ -7,6 +7,7 @@ roster (every publisher if its roster has none); past twice the target, every pu
 communicator and the commander (every publisher if neither role is held).
 """
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -147,7 +148,7 @@ def message(reminder: Reminder, now: datetime) -> tuple[str, str]:
         )
     else:
         promise = reminder.promise
-        left = max(0, int((promise.due_at - now).total_seconds() // 60))
+        left = max(0, math.ceil((promise.due_at - now).total_seconds() / 60))
         subject = (
             f"[{site}] Next update promised by {promise.due_at:%H:%M} UTC ({left} min): {incident.title}"
         )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core import mail
 
 from incidents import services
-from warroom import tasks
+from warroom import reminders, tasks
 from warroom.models import Reminder, TimelineEntry
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +185,27 @@ def test_a_recorded_reminder_whose_task_was_lost_is_queued_again(war, django_cap
         assert tasks.sweep(now + timedelta(minutes=3)) == []
 
     assert [cb.args for cb in queued] == [(reminder.pk,)]
+
+
+def test_the_promise_reminder_says_how_long_is_left_rounded_up(
+    war, publisher, django_capture_on_commit_callbacks
+):
+    due = war["detected"] + timedelta(minutes=40)
+    services.update_publish(
+        incident=war["incident"],
+        author=publisher,
+        status="investigating",
+        body="We know.",
+        next_update_at=due,
+    )
+    (reminder,) = _sweep(due - timedelta(minutes=2), django_capture_on_commit_callbacks)
+
+    subject, body = reminders.message(
+        reminder, due - timedelta(minutes=1, seconds=50)
+    )  # sent a few seconds later
+
+    assert (
+        subject
+        == f"[StatusHub] Next update promised by {due:%H:%M} UTC (2 min): Checkout failing in the US region"
+    )
+    assert "open the compose screen" in body and f"/manage/incidents/{war['incident'].pk}/compose/" in body
