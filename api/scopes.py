@@ -9,6 +9,9 @@ INCIDENTS_WRITE = "incidents:write"
 NOTES_WRITE = "notes:write"
 COMPONENTS_WRITE = "components:write"
 DELIVERIES_READ = "deliveries:read"
+MENTIONS_READ = "mentions:read"
+MENTIONS_WRITE = "mentions:write"
+SOURCES_WRITE = "sources:write"
 
 API_SCOPES = (
     Scope(INCIDENTS_READ, "List incidents and components", ("incidents.view_incident",)),
@@ -20,4 +23,7 @@ API_SCOPES = (
         ("incidents.add_incident", "incidents.add_affectedcomponent"),
     ),
     Scope(DELIVERIES_READ, "See where published updates were delivered", ("channels.view_delivery",)),
+    Scope(MENTIONS_READ, "Read mentions and where we listen", ("mentions.view_mention",)),
+    Scope(MENTIONS_WRITE, "Enter mentions", ("mentions.add_mention",)),
+    Scope(SOURCES_WRITE, "Add and poll mention sources", ("mentions.add_mentionsource",)),
 )

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from console import channel_views as connect_views
-from console import compose_views, key_views, warroom_views
+from console import compose_views, key_views, mention_views, warroom_views
 from console import delivery_views as channel_views
 from console import profile_views as people_views
 
@@ -30,6 +30,11 @@ urlpatterns = [
     path("channels/new/", connect_views.channel_new, name="channel-new"),
     path("channels/<int:pk>/", connect_views.channel_edit, name="channel-edit"),
     path("channels/<int:pk>/test/", connect_views.channel_test, name="channel-test"),
+    path("mentions/", mention_views.inbox, name="mentions"),
+    path("mentions/new/", mention_views.mention_new, name="mention-new"),
+    path("mentions/<int:pk>/", mention_views.mention_detail, name="mention"),
+    path("mentions/<int:pk>/action/", mention_views.mention_action, name="mention-action"),
+    path("mention-sources/<int:pk>/poll/", mention_views.source_poll, name="source-poll"),
     path("reauth/", compose_views.reauth, name="reauth"),
     path("keys/", key_views.keys, name="keys"),
     path("keys/action/", key_views.key_action, name="key-action"),

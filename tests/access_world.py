@@ -13,6 +13,7 @@ from alerts.services import source_create
 from channels.models import Channel, Delivery
 from incidents import services, signing
 from incidents.models import Component, Incident, IncidentUpdate, UpdateDraft
+from mentions.models import Mention, MentionSource
 from people import roles
 from people.models import Passkey
 from people.tokens import token_create
@@ -52,10 +53,15 @@ def build_world(publisher: User) -> dict[str, Any]:
         kind="webhook", owner_email="ops@customer.example", target_display="https://hooks.customer.example/…"
     )
     AccessAttempt.objects.create(username="dana", ip_address="203.0.113.9", failures_since_start=2)
+    listening = MentionSource.objects.create(kind="rss", name="Alerts", config={"url": "https://a.example/f"})
+    mention = Mention.objects.create(
+        service="mastodon", remote_id="1", text="Is checkout down?", posted_at=timezone.now(),
+        received_at=timezone.now(),
+    )  # fmt: skip
     return {
         "dana": dana, "component": component, "incident": incident, "update": update, "draft": dana_draft,
         "brand": brand, "danas_channel": danas, "delivery": delivery, "token": token, "key": key,
-        "source": source,
+        "source": source, "mention": mention, "mention_source": listening,
     }  # fmt: skip
 
 
@@ -66,6 +72,7 @@ def url_kwargs(world: dict[str, Any]) -> dict[str, Any]:
         "pk": world["incident"].pk, "incident_id": world["incident"].pk, "public_id": world["update"].public_id,
         "component_id": world["component"].pk, "kid": world["key"].kid, "after": 1, "year": now.year,
         "month": now.month, "token": "not-a-token", "kind": "slack", "slug": world["source"].slug,
+        "source_id": world["mention_source"].pk,
         "path": "people/none.png", "ext": "png",
         "app_label": "incidents", "url": "no-such-page/",
         "content_type_id": ContentType.objects.get_for_model(Incident).pk, "object_id": world["incident"].pk,
@@ -77,5 +84,6 @@ PK_OF = {
     "manage:draft": "draft", "manage:preview": "draft", "manage:publish": "draft", "manage:statement": "draft",
     "manage:delivery-action": "delivery", "manage:channel-edit": "danas_channel",
     "manage:channel-test": "danas_channel", "tokens:revoke": "token", "feeds:component-atom": "component",
-    "feeds:component-rss": "component",
+    "feeds:component-rss": "component", "manage:mention": "mention", "manage:mention-action": "mention",
+    "manage:source-poll": "mention_source",
 }  # fmt: skip

@@ -103,6 +103,7 @@ class Command(BaseCommand):
         )
         self._subscribers()
         self._alert_sources()
+        self._listening()
 
     def _subscribers(self) -> None:
         """One confirmed e-mail subscriber, confirmed after the seeded history so only new publishes reach them."""
@@ -386,6 +387,28 @@ class Command(BaseCommand):
             since=detected - timedelta(minutes=1), spread="stable since it started",
             expected_duration="not known yet", workaround="saved cards still go through on a second try",
         )  # fmt: skip
+
+    def _listening(self) -> None:
+        """Listeners in dry run on the demo's fake posts: the inbox fills with what customers say right now."""
+        from mentions.models import Mention, MentionSource
+        from mentions.polling import poll
+
+        Mention.objects.all().delete()
+        MentionSource.objects.all().delete()
+        for kind, name in [
+            ("mastodon", "Mastodon: @northwind and saved searches"),
+            ("bluesky", "Bluesky: mentions"),
+            ("reddit", "Reddit: r/sysadmin search"),
+            ("rss", "Google Alerts and reviews"),
+        ]:
+            source = MentionSource.objects.create(
+                kind=kind, name=name, dry_run=True, searches="northwind\nNorthwind Cloud", poll_seconds=300,
+                config={"own_handles": ["northwind@mastodon.example"]},
+            )  # fmt: skip
+            poll(source.pk)
+        self.stdout.write(
+            f"Mentions: {Mention.objects.count()} in the inbox at /manage/mentions/ (listeners in dry run)."
+        )
 
     def _alert_sources(self) -> None:
         """Prometheus Alertmanager as an alert source, with a known token so the README's curl opens a draft."""

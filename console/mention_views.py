@@ -1,0 +1,181 @@
+"""The mentions inbox: what customers say, most urgent first; one mention with its reasons, its incident and
+who is on it."""
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from incidents.models import Incident
+from mentions import services
+from mentions.models import Mention, MentionSource, Service
+from mentions.polling import poll
+from people.access import permission_required
+
+VIEW = "mentions.view_mention"
+CHANGE = "mentions.change_mention"
+PAGE = 50
+PRESENCE_SECONDS = 30
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # guaranteed by permission_required
+    return request.user
+
+
+@permission_required(VIEW)
+def inbox(request: HttpRequest) -> HttpResponse:
+    state = request.GET.get("state", "open")
+    mentions = Mention.objects.select_related("assigned_to", "incident", "suggested_incident")
+    if state == "open":
+        mentions = mentions.filter(state__in=Mention.OPEN_STATES)
+    elif state in Mention.State.values:
+        mentions = mentions.filter(state=state)
+    service = request.GET.get("service", "")
+    if service in Service.values:
+        mentions = mentions.filter(service=service)
+    incident = request.GET.get("incident", "")
+    if incident.isdigit():
+        mentions = mentions.filter(incident_id=int(incident))
+    page = max(0, int(request.GET.get("page", "0"))) if request.GET.get("page", "0").isdigit() else 0
+    # One page and a peek at the next: no count over a million rows.
+    rows = list(mentions.order_by("-priority", "-posted_at", "-id")[page * PAGE : (page + 1) * PAGE + 1])
+    context = {
+        "mentions": rows[:PAGE],
+        "has_next": len(rows) > PAGE,
+        "page": page,
+        "state": state,
+        "service": service,
+        "services": Service.choices,
+        "states": [("open", "Open"), *Mention.State.choices, ("all", "All")],
+        "sources": MentionSource.objects.order_by("name"),
+    }
+    return render(request, "manage/mentions.html", context)
+
+
+def _presence(mention: Mention, user: User) -> list[str]:
+    key = f"mention-presence:{mention.pk}"
+    now = timezone.now().timestamp()
+    present: dict[str, tuple[str, float]] = cache.get(key) or {}
+    present[str(user.pk)] = (user.get_full_name() or user.get_username(), now)
+    present = {k: v for k, v in present.items() if now - v[1] <= PRESENCE_SECONDS}
+    cache.set(key, present, timeout=PRESENCE_SECONDS * 4)
+    return sorted(name for k, (name, _) in present.items() if k != str(user.pk))
+
+
+@permission_required(VIEW)
+def mention_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    mention = get_object_or_404(
+        Mention.objects.select_related("assigned_to", "incident", "suggested_incident", "source"), pk=pk
+    )
+    user = _user(request)
+    earlier = list(
+        Mention.objects.filter(service=mention.service, author_handle=mention.author_handle)
+        .exclude(pk=mention.pk)
+        .exclude(author_handle="")
+        .order_by("-posted_at")[:10]
+    )
+    context: dict[str, Any] = {
+        "mention": mention,
+        "others": _presence(mention, user),
+        "earlier": earlier,
+        "open_incidents": Incident.objects.filter(kind=Incident.Kind.INCIDENT)
+        .exclude(status__in=Incident.CLOSED_STATUSES)
+        .order_by("-detected_at"),
+    }
+    return render(request, "manage/mention.html", context)
+
+
+@require_POST
+@permission_required(CHANGE)
+def mention_action(request: HttpRequest, pk: int) -> HttpResponse:
+    mention = get_object_or_404(Mention, pk=pk)
+    user = _user(request)
+    action = request.POST.get("action", "")
+    try:
+        if action == "take":
+            services.mention_assign(mention=mention, to=user, by=user)
+            messages.success(request, "It is yours: the others see you are on it.")
+        elif action == "release":
+            services.mention_assign(mention=mention, to=None, by=user)
+        elif action == "link":
+            incident_id = request.POST.get("incident", "")
+            incident = Incident.objects.filter(pk=int(incident_id)).first() if incident_id.isdigit() else None
+            services.mention_link(mention=mention, incident=incident, by=user)
+            messages.success(
+                request, f"Linked to {incident}." if incident else "No longer linked to an incident."
+            )
+        elif action == "done":
+            services.mention_close(mention=mention, by=user)
+        elif action == "spam":
+            services.mention_close(mention=mention, by=user, reason="spam")
+        elif action == "reopen":
+            services.mention_reopen(mention=mention, by=user)
+        else:
+            messages.error(request, "Unknown action.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("manage:mention", pk=mention.pk)
+
+
+class ManualMentionForm(forms.Form):
+    service = forms.ChoiceField(choices=Service.choices, initial=Service.MANUAL, label="Where it was said")
+    author_handle = forms.CharField(max_length=200, required=False, label="Who (handle, name or phone)")
+    url = forms.URLField(max_length=1000, required=False, label="Link (if any)")
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), max_length=10_000, label="What they said"
+    )
+    posted_at = forms.DateTimeField(
+        required=False,
+        label="When (UTC; default now)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    followers = forms.IntegerField(required=False, min_value=0, label="Followers (if known)")
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("mentions.add_mention")
+def mention_new(request: HttpRequest) -> HttpResponse:
+    form = ManualMentionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        now = timezone.now()
+        user = _user(request)
+        data = form.cleaned_data
+        posted: datetime = data["posted_at"] or now
+        remote_id = data["url"] or f"manual:{user.pk}:{now.timestamp():.6f}"
+        existing = Mention.objects.filter(service=data["service"], remote_id=remote_id).first()
+        if existing is not None:
+            messages.info(request, "That post is already in the inbox.")
+            return redirect("manage:mention", pk=existing.pk)
+        services.ingest(
+            [services.Incoming(service=data["service"], remote_id=remote_id, text=data["text"], posted_at=posted,
+                               url=data["url"] or "", author_handle=data["author_handle"],
+                               followers=data["followers"], found_by="entered by hand")],
+            now=now, entered_by=user,
+        )  # fmt: skip
+        mention = Mention.objects.get(service=data["service"], remote_id=remote_id)
+        messages.success(request, "Added to the inbox, scored like every other mention.")
+        return redirect("manage:mention", pk=mention.pk)
+    return render(request, "manage/mention_new.html", {"form": form})
+
+
+@require_POST
+@permission_required("mentions.add_mentionsource")
+def source_poll(request: HttpRequest, pk: int) -> HttpResponse:
+    source = get_object_or_404(MentionSource, pk=pk)
+    result = poll(source.pk, force=True)
+    if result.skipped:
+        messages.error(request, f"{source} is disabled.")
+    elif result.error:
+        messages.error(request, f"{source}: {result.error}")
+    else:
+        messages.success(request, f"{source}: heard {result.heard}, {result.stored} new.")
+    return redirect("manage:mentions")

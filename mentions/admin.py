@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.http import HttpRequest
+
+from mentions.models import Mention, MentionSource
+
+
+@admin.register(MentionSource)
+class MentionSourceAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "enabled", "dry_run", "last_polled_at", "failures", "last_error"]
+    list_filter = ["kind", "enabled"]
+    readonly_fields = ["last_polled_at", "next_poll_at", "failures", "last_error"]
+    fields = ["kind", "name", "enabled", "dry_run", "channel", "config", "searches", "poll_seconds",
+              *readonly_fields]  # fmt: skip
+
+
+@admin.register(Mention)
+class MentionAdmin(admin.ModelAdmin):
+    """Read here; worked in the inbox (/manage/mentions/)."""
+
+    list_display = ["author_handle", "service", "priority", "sentiment", "state", "posted_at"]
+    list_filter = ["service", "state"]
+    search_fields = ["text", "author_handle", "author_name"]
+    list_select_related = ["incident"]
+    show_full_result_count = False  # no count over a million rows
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

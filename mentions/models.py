@@ -1,0 +1,132 @@
+"""Where customers talk about us (sources) and what they said (mentions), stored once per service and post."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from incidents.models import Incident
+from statushub.lib.models import TimeStampedModel
+
+
+class Service(models.TextChoices):
+    MASTODON = "mastodon", "Mastodon"
+    BLUESKY = "bluesky", "Bluesky"
+    REDDIT = "reddit", "Reddit"
+    DISCOURSE = "discourse", "Discourse"
+    X = "x", "X"
+    FACEBOOK = "facebook", "Facebook Page"
+    RSS = "rss", "RSS/Atom feed"
+    WEBHOOK = "webhook", "Inbound webhook"
+    MANUAL = "manual", "Entered by hand"
+
+
+class MentionSource(TimeStampedModel):
+    """One place we listen: an account's notifications and saved searches, a feed, an inbound webhook."""
+
+    kind = models.CharField(max_length=16, choices=Service.choices)
+    name = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True)
+    config = models.JSONField(default=dict, blank=True, help_text='e.g. {"url": "https://…/feed.xml"}')
+    searches = models.TextField(
+        blank=True, help_text="Saved searches, one per line: the brand, product names, handles."
+    )
+    channel = models.ForeignKey(
+        "channels.Channel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The connected account whose credentials the listener uses (Mastodon, Bluesky, Reddit, X…).",
+    )
+    dry_run = models.BooleanField(
+        default=False, help_text="Demo: hear the demo's fake posts instead of calling the service."
+    )
+    poll_seconds = models.PositiveIntegerField(default=120)
+    cursor = models.TextField(blank=True, editable=False)
+    last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_poll_at = models.DateTimeField(null=True, blank=True, editable=False)
+    failures = models.PositiveIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def search_terms(self) -> list[str]:
+        return [line.strip() for line in self.searches.splitlines() if line.strip()]
+
+
+class Mention(models.Model):
+    class State(models.TextChoices):
+        NEW = "new", "New"
+        ASSIGNED = "assigned", "Assigned"
+        ANSWERED = "answered", "Answered"
+        DONE = "done", "Done (no answer needed)"
+        SET_ASIDE = "set_aside", "Set aside (spam or our own)"
+
+    OPEN_STATES = (State.NEW, State.ASSIGNED)
+
+    source = models.ForeignKey(
+        MentionSource, null=True, blank=True, on_delete=models.SET_NULL, related_name="mentions"
+    )
+    service = models.CharField(max_length=16, choices=Service.choices)
+    remote_id = models.CharField(max_length=300, help_text="The post's id on its service: stored once.")
+    url = models.URLField(max_length=1000, blank=True)
+    text = models.TextField()
+    author_handle = models.CharField(max_length=200, blank=True)
+    author_name = models.CharField(max_length=200, blank=True)
+    author_id = models.CharField(max_length=200, blank=True, help_text="The account's id on its service.")
+    followers = models.PositiveIntegerField(null=True, blank=True)
+    posted_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    found_by = models.CharField(max_length=200, blank=True)
+    in_reply_to = models.CharField(max_length=300, blank=True)
+
+    sentiment = models.FloatField(default=0.0)
+    cues = models.JSONField(default=list, blank=True)
+    priority = models.PositiveSmallIntegerField(default=0)
+    priority_reasons = models.JSONField(default=list, blank=True)
+    set_aside_reason = models.CharField(max_length=100, blank=True)
+
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NEW)
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="mentions"
+    )
+    suggested_incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    suggestion_reason = models.CharField(max_length=200, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-priority", "-posted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "remote_id"], name="uniq_mention_per_service_post"),
+        ]
+        indexes = [
+            # The inbox: open mentions, most urgent first.
+            models.Index(
+                fields=["-priority", "-posted_at", "-id"],
+                condition=Q(state__in=["new", "assigned"]),
+                name="mention_inbox_idx",
+            ),
+            models.Index(fields=["incident", "posted_at"]),
+            models.Index(fields=["author_handle", "service", "posted_at"]),
+            models.Index(fields=["posted_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_handle or self.author_name}: {self.text[:60]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
