@@ -8,17 +8,21 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.models import Incident
-from mentions import services
-from mentions.models import Mention, MentionSource, Service
+from mentions import replies, services
+from mentions.audit import Action
+from mentions.models import Mention, MentionReply, MentionSource, SavedReply, Service
 from mentions.polling import poll
 from people.access import permission_required
+from people.services import audit_record
+from warroom import guard
+from warroom.services import may_speak
 
 VIEW = "mentions.view_mention"
 CHANGE = "mentions.change_mention"
@@ -83,13 +87,90 @@ def mention_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .exclude(author_handle="")
         .order_by("-posted_at")[:10]
     )
+    saved = SavedReply.objects.all()
+    chosen = request.GET.get("saved", "")
+    text = ""
+    if chosen.isdigit() and (reply := saved.filter(pk=int(chosen)).first()) is not None:
+        try:
+            text = replies.fill(reply, mention, user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
     context: dict[str, Any] = {
+        **_reply_context(mention, user, text),
+        "saved_replies": list(saved),
         "mention": mention,
         "others": _presence(mention, user),
         "earlier": earlier,
         "open_incidents": Incident.objects.filter(kind=Incident.Kind.INCIDENT)
         .exclude(status__in=Incident.CLOSED_STATUSES)
         .order_by("-detected_at"),
+    }
+    return render(request, "manage/mention.html", context)
+
+
+def _reply_context(mention: Mention, user: User, text: str, **extra: Any) -> dict[str, Any]:
+    incident = mention.incident
+    return {
+        "reply_text": text,
+        "tone": guard.check(text, kind="reply") if text else None,
+        "may_answer": incident is None or may_speak(user, incident),
+        "reply_channel": replies.channel_for(mention),
+        "replies": list(mention.replies.select_related("sent_by", "delivery").order_by("sent_at", "id")),
+        **extra,
+    }
+
+
+@require_POST
+@permission_required("mentions.add_mentionreply")
+def mention_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """Check the words (the tone guard, for a reply), then send them when a named person presses Send."""
+    mention = get_object_or_404(Mention.objects.select_related("incident", "assigned_to", "source"), pk=pk)
+    user = _user(request)
+    text = request.POST.get("text", "")
+    kind = request.POST.get("kind", MentionReply.Kind.REPLY)
+    flags = guard.check(text, kind="reply").flags
+    if request.POST.get("action") != "send":
+        return _detail(request, mention, text)
+    if mention.incident is not None and not may_speak(user, mention.incident):
+        raise PermissionDenied(
+            "One voice: only the incident's primary communicator and publishers answer mentions about it."
+        )
+    reason = " ".join(request.POST.get("tone_reason", "").split())[:500]
+    if kind == MentionReply.Kind.BY_HAND:
+        flags = []  # a record of what was said elsewhere: nothing goes out
+    if flags and not (request.POST.get("tone_override") == "1" and reason):
+        messages.error(
+            request, "Not sent: the tone guard flagged this reply. Calm it, or say why it goes as is."
+        )
+        return _detail(request, mention, text)
+    try:
+        reply = replies.reply_send(mention=mention, text=text, kind=kind, by=user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _detail(request, mention, text)
+    if flags:
+        audit_record(
+            action=Action.REPLY_TONE_OVERRIDE, actor=user, target=str(mention),
+            data={"reason": reason, "flags": sorted({f.kind for f in flags})}, request=request,
+        )  # fmt: skip
+    messages.success(
+        request,
+        "Sent: the delivery is shown below." if reply.delivery else "Recorded as answered by hand.",
+    )
+    return redirect("manage:mention", pk=mention.pk)
+
+
+def _detail(request: HttpRequest, mention: Mention, text: str) -> HttpResponse:
+    user = _user(request)
+    context = {
+        **_reply_context(mention, user, text),
+        "saved_replies": list(SavedReply.objects.all()),
+        "mention": mention,
+        "others": _presence(mention, user),
+        "earlier": [],
+        "open_incidents": Incident.objects.filter(kind=Incident.Kind.INCIDENT).exclude(
+            status__in=Incident.CLOSED_STATUSES
+        ),
     }
     return render(request, "manage/mention.html", context)
 

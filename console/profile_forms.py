@@ -10,7 +10,7 @@ MAX_PHOTO_BYTES = 2 * 1024 * 1024
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = Profile
-        fields = ["display_name", "title", "photo"]
+        fields = ["display_name", "title", "photo", "work_email", "work_phone", "work_handle"]
 
     def clean_photo(self) -> object:
         photo = self.cleaned_data.get("photo")

@@ -34,6 +34,7 @@ urlpatterns = [
     path("mentions/new/", mention_views.mention_new, name="mention-new"),
     path("mentions/<int:pk>/", mention_views.mention_detail, name="mention"),
     path("mentions/<int:pk>/action/", mention_views.mention_action, name="mention-action"),
+    path("mentions/<int:pk>/reply/", mention_views.mention_reply, name="mention-reply"),
     path("mention-sources/<int:pk>/poll/", mention_views.source_poll, name="source-poll"),
     path("reauth/", compose_views.reauth, name="reauth"),
     path("keys/", key_views.keys, name="keys"),

@@ -1,12 +1,13 @@
 """The incident console: the war room of one incident, live over htmx (the clock, roster, promises and flow
 refresh every few seconds; the forms never do, so nobody loses what they are typing)."""
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,8 +18,11 @@ from console.warroom_forms import RosterForm, SituationForm, SuggestionForm
 from incidents import drafts
 from incidents.models import Incident, IncidentUpdate, ProgressNote, UpdateDraft
 from incidents.permissions import COMPOSE
+from mentions import charts
+from mentions.models import Mention
 from people.access import permission_required
 from warroom import selectors, services
+from warroom.clock import detected_at
 from warroom.models import Suggestion, TimelineEntry
 
 VIEW = "warroom.view_timelineentry"
@@ -54,6 +58,7 @@ def _live_context(request: HttpRequest, incident: Incident) -> dict[str, Any]:
     for update in updates:
         update.delivery_counts = sorted(counts.get(update.pk, {}).items())  # type: ignore[attr-defined]
     return {
+        **_mentions_context(user, incident, comms.now),
         "incident": incident,
         "comms": comms,
         "now": comms.now,
@@ -78,6 +83,33 @@ def _live_context(request: HttpRequest, incident: Incident) -> dict[str, Any]:
         "may_speak": services.may_speak(user, incident),
         "may_roster": services.may_manage_roster(user, incident),
         "may_compose": user.has_perm(COMPOSE),
+    }
+
+
+def _mentions_context(user: User, incident: Incident, now: datetime) -> dict[str, Any]:
+    """What customers say about the incident (linked, or suggested and not yet confirmed): the most urgent, the
+    counts, and the volume and sentiment over time. Three queries; none for engineers, who do not see them."""
+    if not user.has_perm("mentions.view_mention"):
+        return {"can_see_mentions": False}
+    about = Mention.objects.filter(
+        Q(incident=incident) | Q(incident__isnull=True, suggested_incident=incident)
+    )
+    counts = about.aggregate(
+        linked=Count("id", filter=Q(incident=incident)),
+        suggested=Count("id", filter=Q(incident__isnull=True)),
+        open=Count("id", filter=Q(state__in=Mention.OPEN_STATES)),
+        negative=Count("id", filter=Q(sentiment__lte=-0.05)),
+    )
+    points = list(about.order_by("-posted_at").values_list("posted_at", "sentiment")[:5000])
+    return {
+        "can_see_mentions": True,
+        "mention_counts": counts,
+        "mention_chart": charts.chart(points, since=detected_at(incident), now=now),
+        "top_mentions": list(
+            about.filter(state__in=Mention.OPEN_STATES)
+            .order_by("-priority", "-posted_at")
+            .select_related("assigned_to")[:6]
+        ),
     }
 
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from mentions.models import Mention, MentionSource
+from mentions.models import Mention, MentionSource, SavedReply
 
 
 @admin.register(MentionSource)
@@ -28,3 +28,9 @@ class MentionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(SavedReply)
+class SavedReplyAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "position"]
+    list_editable = ["position"]

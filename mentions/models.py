@@ -130,3 +130,52 @@ class Mention(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
+
+
+class SavedReply(models.Model):
+    """A reply that follows the doctrine: identify yourself, apologise for the frustration, act (take it offline,
+    point at the signed update, check it works now). Placeholders: {name} (theirs), {me}, {my_title},
+    {my_email}, {my_phone}, {my_handle}, {incident}, {update_url}, {company}."""
+
+    class Kind(models.TextChoices):
+        OFFLINE = "offline", "Take it offline"
+        ON_IT = "on_it", "We are on it"
+        FIXED = "fixed", "It should be working now"
+        OTHER = "other", "Other"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    body = models.TextField()
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "saved replies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MentionReply(models.Model):
+    """What a named person sent in answer to a mention: in the thread, or as a private message. The delivery
+    engine sends it (retried, never twice); the delivery says how it went and where it is."""
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", "Public reply in the thread"
+        DIRECT = "direct", "Private message"
+        BY_HAND = "by_hand", "Answered by hand (phone, e-mail, elsewhere)"
+
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="replies")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    body = models.TextField()
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    sent_at = models.DateTimeField()
+    delivery = models.OneToOneField(
+        "channels.Delivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="mention_reply"
+    )
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.mention}"

@@ -15,6 +15,14 @@ class Profile(TimeStampedModel):
     display_name = models.CharField(max_length=150, blank=True, help_text="Defaults to the user's full name.")
     title = models.CharField(max_length=150, blank=True, help_text="e.g. CEO, VP Engineering.")
     photo = models.ImageField(upload_to="people/", blank=True)
+    # The private line a "take it offline" reply offers a customer (doctrine 7): their own, at work.
+    work_email = models.EmailField(
+        blank=True, help_text="Offered to customers in replies that take it offline."
+    )
+    work_phone = models.CharField(max_length=40, blank=True, help_text="Likewise, if you take calls.")
+    work_handle = models.CharField(
+        max_length=100, blank=True, help_text="Your work account on social services, e.g. @sam_northwind."
+    )
 
     def __str__(self) -> str:
         return self.name

@@ -85,5 +85,6 @@ PK_OF = {
     "manage:delivery-action": "delivery", "manage:channel-edit": "danas_channel",
     "manage:channel-test": "danas_channel", "tokens:revoke": "token", "feeds:component-atom": "component",
     "feeds:component-rss": "component", "manage:mention": "mention", "manage:mention-action": "mention",
+    "manage:mention-reply": "mention",
     "manage:source-poll": "mention_source",
 }  # fmt: skip

@@ -1,0 +1,91 @@
+"""Answering a mention as a person: saved replies filled in, and the reply sent through the delivery engine when
+a named person presses Send (never by a machine)."""
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from channels.models import Channel
+from channels.services import MessageError, message_queue
+from incidents.documents import absolute
+from incidents.models import IncidentUpdate
+from integrations.base import Remote
+from mentions.models import Mention, MentionReply, SavedReply
+from people.services import profile_for
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(saved: SavedReply, mention: Mention, replier: User) -> str:
+    """The saved reply with its placeholders filled from the mention, its incident and the replier."""
+    profile = profile_for(replier)
+    update = (
+        IncidentUpdate.objects.filter(incident=mention.incident).order_by("-published_at").first()
+        if mention.incident_id
+        else None
+    )
+    values = _Blank(
+        name=mention.author_name or mention.author_handle or "there",
+        me=profile.name,
+        my_title=profile.title,
+        my_email=profile.work_email,
+        my_phone=profile.work_phone,
+        my_handle=profile.work_handle,
+        incident=mention.incident.title if mention.incident else "",
+        company=settings.STATUSHUB_SITE_NAME,
+        update_url=absolute(reverse("status:update", args=[update.public_id])) if update else "",
+    )
+    try:
+        return saved.body.format_map(values).strip()
+    except (ValueError, IndexError) as exc:
+        raise ValidationError(
+            f"The saved reply “{saved}” cannot be filled ({exc}): fix it in the admin."
+        ) from exc
+
+
+def channel_for(mention: Mention) -> Channel | None:
+    """The company's own connected account on the mention's service (not a person's own account)."""
+    return (
+        Channel.objects.filter(kind=mention.service, enabled=True, owner__isnull=True).order_by("pk").first()
+    )
+
+
+@transaction.atomic
+def reply_send(*, mention: Mention, text: str, kind: str, by: User) -> MentionReply:
+    """Queue the reply on the delivery engine (or record an answer given by hand); the mention is answered."""
+    text = text.strip()
+    if not text:
+        raise ValidationError("Write the reply first.")
+    locked = Mention.objects.select_for_update(of=("self",)).get(pk=mention.pk)
+    now = timezone.now()
+    delivery = None
+    if kind != MentionReply.Kind.BY_HAND:
+        channel = channel_for(locked)
+        if channel is None:
+            raise ValidationError(
+                f"No {locked.get_service_display()} account is connected to answer from: connect one on the "
+                "Channels page, or answer by hand and record it here."
+            )
+        to = Remote(
+            id=locked.remote_id if kind == MentionReply.Kind.REPLY else locked.author_id,
+            account=locked.author_handle,
+            url=locked.url,
+        )
+        try:
+            delivery = message_queue(channel=channel, kind=kind, text=text, to=to, by=by)
+        except MessageError as exc:
+            raise ValidationError(str(exc)) from exc
+    reply = MentionReply.objects.create(
+        mention=locked, kind=kind, body=text, sent_by=by, sent_at=now, delivery=delivery
+    )
+    locked.state = Mention.State.ANSWERED
+    if locked.first_response_at is None:
+        locked.first_response_at = now
+    locked.save(update_fields=["state", "first_response_at"])
+    return reply
