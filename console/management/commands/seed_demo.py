@@ -145,6 +145,7 @@ class Command(BaseCommand):
             user.groups.set([Group.objects.get(name=group)] if group else [])
             profile = profile_for(user)
             profile.title = TITLES[username]
+            profile.work_email = user.email  # offered in "take it offline" replies
             profile.save()
             if group == roles.PUBLISHER or superuser or username == "sam":
                 # Sam may publish a first acknowledgement as an incident's primary communicator: a second factor.
@@ -403,7 +404,7 @@ class Command(BaseCommand):
         ]:
             source = MentionSource.objects.create(
                 kind=kind, name=name, dry_run=True, searches="northwind\nNorthwind Cloud", poll_seconds=300,
-                config={"own_handles": ["northwind@mastodon.example"]},
+                config={"own_handles": ["northwind@mastodon.social"]},
             )  # fmt: skip
             poll(source.pk)
         self.stdout.write(
