@@ -15,14 +15,17 @@ from api.mention_schemas import (
     MentionPage,
     MentionState,
     PollOut,
+    ReplyDraftIn,
+    ReplyDraftOut,
     Service,
     SourceIn,
     SourceOut,
 )
 from api.scopes import MENTIONS_READ, MENTIONS_WRITE, SOURCES_WRITE
 from channels.models import Channel
-from mentions import polling, services
+from mentions import polling, replies, services
 from mentions.models import Mention, MentionSource
+from warroom import guard
 
 
 class MentionFilters(Schema):
@@ -151,3 +154,27 @@ def source_poll(request: HttpRequest, source_id: Id) -> dict[str, Any]:
     result.source.refresh_from_db()
     return {"source": source_document(result.source), "heard": result.heard, "stored": result.stored,
             "error": result.error}  # fmt: skip
+
+
+@api.post("/mentions/{mention_id}/replies", response={201: ReplyDraftOut, **WRITE_ERRORS}, tags=["mentions"],
+          summary="Draft a reply to a mention")  # fmt: skip
+def mention_reply_draft(
+    request: HttpRequest, mention_id: Id, payload: ReplyDraftIn
+) -> Status[dict[str, Any]]:
+    """Kept on the mention as a draft, checked by the tone guard for replies (the flags are returned): a person
+    reviews it and presses Send in the inbox. Nothing is ever sent from the API."""
+    user, _token = authorize(request, MENTIONS_WRITE)
+    mention = Mention.objects.filter(pk=mention_id).first()
+    if mention is None:
+        raise ApiError(404, "not_found", f"There is no mention {mention_id}.")
+    replies.reply_draft(mention=mention, text=payload.text, by=user)
+    return Status(
+        201,
+        {
+            "mention_id": mention.pk,
+            "text": mention.reply_draft,
+            "drafted_at": mention.reply_draft_at,
+            "tone": guard.check(mention.reply_draft, kind="reply").as_dict(),
+            "sent": False,
+        },
+    )

@@ -92,3 +92,31 @@ class PollOut(Schema):
     heard: int = Field(description="Posts the service returned.")
     stored: int = Field(description="New mentions stored (a post already stored is not stored again).")
     error: str = Field(description="Why the poll failed, empty when it did not.")
+
+
+class ReplyDraftIn(Schema):
+    text: Text = Field(
+        min_length=1, max_length=5000, pattern=NonBlank, description="The reply, as a person wrote it."
+    )
+
+
+class ToneFlagOut(Schema):
+    kind: str
+    start: int
+    end: int
+    text: str
+    why: str
+    suggestion: str
+
+
+class ToneReport(Schema):
+    flags: list[ToneFlagOut]
+    heat: float
+
+
+class ReplyDraftOut(Schema):
+    mention_id: int
+    text: str
+    drafted_at: datetime
+    tone: ToneReport = Field(description="The tone guard for replies on these words.")
+    sent: bool = Field(description="Always false: a person sends it from the inbox.")

@@ -89,7 +89,7 @@ def mention_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     saved = SavedReply.objects.all()
     chosen = request.GET.get("saved", "")
-    text = ""
+    text = mention.reply_draft  # drafted for a person to review, if anyone did
     if chosen.isdigit() and (reply := saved.filter(pk=int(chosen)).first()) is not None:
         try:
             text = replies.fill(reply, mention, user)

@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from mentions import inbound
 from mentions.models import Mention, MentionSource, SavedReply
 
 
@@ -8,9 +10,21 @@ from mentions.models import Mention, MentionSource, SavedReply
 class MentionSourceAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "enabled", "dry_run", "last_polled_at", "failures", "last_error"]
     list_filter = ["kind", "enabled"]
-    readonly_fields = ["last_polled_at", "next_poll_at", "failures", "last_error"]
-    fields = ["kind", "name", "enabled", "dry_run", "channel", "config", "searches", "poll_seconds",
+    readonly_fields = ["secret_hint", "last_polled_at", "next_poll_at", "failures", "last_error"]
+    fields = ["kind", "name", "enabled", "dry_run", "channel", "config", "searches", "poll_seconds", "slug",
               *readonly_fields]  # fmt: skip
+    actions = ["make_secret"]
+
+    @admin.action(description="Make a new signing secret (inbound webhook sources)")
+    def make_secret(self, request: HttpRequest, queryset: QuerySet[MentionSource]) -> None:
+        for source in queryset.filter(kind="webhook"):
+            secret = inbound.new_secret(source)
+            # Shown once, here: only its encrypted form is kept.
+            self.message_user(
+                request,
+                f"{source}: POST to /hooks/mentions/{source.slug}/ signed with {secret}",
+                messages.WARNING,
+            )
 
 
 @admin.register(Mention)

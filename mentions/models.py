@@ -42,6 +42,10 @@ class MentionSource(TimeStampedModel):
         default=False, help_text="Demo: hear the demo's fake posts instead of calling the service."
     )
     poll_seconds = models.PositiveIntegerField(default=120)
+    # An inbound webhook source: posts arrive at /hooks/mentions/<slug>/, signed with its secret (kept encrypted).
+    slug = models.SlugField(max_length=60, unique=True, null=True, blank=True)
+    encrypted_secret = models.TextField(blank=True, editable=False)
+    secret_hint = models.CharField(max_length=20, blank=True, editable=False)
     cursor = models.TextField(blank=True, editable=False)
     last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
     next_poll_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -106,6 +110,12 @@ class Mention(models.Model):
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A reply drafted for a person to review and send (from the API, or someone without the say on an incident).
+    reply_draft = models.TextField(blank=True)
+    reply_draft_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reply_draft_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-priority", "-posted_at", "-id"]

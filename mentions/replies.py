@@ -87,5 +87,19 @@ def reply_send(*, mention: Mention, text: str, kind: str, by: User) -> MentionRe
     locked.state = Mention.State.ANSWERED
     if locked.first_response_at is None:
         locked.first_response_at = now
-    locked.save(update_fields=["state", "first_response_at"])
+    locked.reply_draft, locked.reply_draft_by, locked.reply_draft_at = "", None, None
+    locked.save(
+        update_fields=["state", "first_response_at", "reply_draft", "reply_draft_by", "reply_draft_at"]
+    )
     return reply
+
+
+def reply_draft(*, mention: Mention, text: str, by: User) -> Mention:
+    """Keep a drafted reply on the mention for a person to review and send: a machine never sends one."""
+    text = text.strip()
+    if not text:
+        raise ValidationError("Write the reply first.")
+    now = timezone.now()
+    Mention.objects.filter(pk=mention.pk).update(reply_draft=text, reply_draft_by=by, reply_draft_at=now)
+    mention.reply_draft, mention.reply_draft_by, mention.reply_draft_at = text, by, now
+    return mention

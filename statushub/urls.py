@@ -45,6 +45,7 @@ urlpatterns = [
     path("subscribe/", include("subscribers.urls")),
     path("account/", include("people.urls")),
     path("hooks/alerts/", include("alerts.urls")),
+    path("hooks/mentions/", include("mentions.urls")),
     path("", include("incidents.feed_urls")),
     # Profile photos. Behind nginx, serve MEDIA_ROOT directly instead.
     re_path(r"^media/(?P<path>people/[\w-]+\.(?P<ext>png|jpg))$", media),

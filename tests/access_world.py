@@ -72,7 +72,7 @@ def url_kwargs(world: dict[str, Any]) -> dict[str, Any]:
         "pk": world["incident"].pk, "incident_id": world["incident"].pk, "public_id": world["update"].public_id,
         "component_id": world["component"].pk, "kid": world["key"].kid, "after": 1, "year": now.year,
         "month": now.month, "token": "not-a-token", "kind": "slack", "slug": world["source"].slug,
-        "source_id": world["mention_source"].pk,
+        "source_id": world["mention_source"].pk, "mention_id": world["mention"].pk,
         "path": "people/none.png", "ext": "png",
         "app_label": "incidents", "url": "no-such-page/",
         "content_type_id": ContentType.objects.get_for_model(Incident).pk, "object_id": world["incident"].pk,

@@ -77,3 +77,30 @@ def test_a_publisher_adds_a_feed_and_polls_it_now(client, publisher):
     assert missing.status_code == 422
     MentionSource.objects.filter(pk=source_id).update(enabled=False)
     assert client.post(f"/api/v1/mention-sources/{source_id}/poll", headers=headers).status_code == 409
+
+
+def test_a_reply_drafted_through_the_api_waits_for_a_person_and_is_checked(client, communicator):
+    headers = _h(communicator, "mentions:write", "mentions:read")
+    created = client.post(
+        "/api/v1/mentions",
+        {"text": "Checkout down, refund me"},
+        content_type="application/json",
+        headers=headers,
+    ).json()
+
+    drafted = client.post(
+        f"/api/v1/mentions/{created['id']}/replies",
+        {"text": "Sorry! We will refund you right away."},
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert drafted.status_code == 201
+    body = drafted.json()
+    assert body["sent"] is False and [f["kind"] for f in body["tone"]["flags"]] == ["negotiation"]
+    mention = Mention.objects.get(pk=created["id"])
+    assert mention.reply_draft == "Sorry! We will refund you right away." and mention.state == "new"
+    assert not mention.replies.exists()
+    client.force_login(communicator)
+    page = client.get(f"/manage/mentions/{mention.pk}/").content.decode()
+    assert "Sorry! We will refund you right away." in page and "review it, then send" in page

@@ -205,6 +205,7 @@ def test_every_api_operation_needs_a_token_with_its_scope(
         "{component_id}": str(world["component"].pk),
         "{public_id}": world["update"].public_id,
         "{source_id}": str(world["mention_source"].pk),
+        "{mention_id}": str(world["mention"].pk),
     }
     scopes = sorted({scope for scope, _ in table.API_OPERATIONS.values() if scope})
     tokens = {scope: token_create(owner=admin_user, name=scope, scopes=[scope])[1] for scope in scopes}

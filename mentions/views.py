@@ -1,0 +1,62 @@
+"""``/hooks/mentions/<slug>/``: machines post mentions here. JSON in and out, no CSRF, no cookies, not cached."""
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from integrations.webhook.inbound import AuthError, check_signature
+from mentions import inbound, services
+from mentions.models import MentionSource
+from statushub.lib.middleware import mark_public
+
+MAX_BODY = 1024 * 1024
+
+
+def _json(status: int, data: dict[str, Any]) -> JsonResponse:
+    response = JsonResponse(data, status=status)
+    response["Cache-Control"] = "no-store"
+    mark_public(response)
+    return response
+
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    return _json(status, {"error": code, "detail": detail})
+
+
+@csrf_exempt
+def receive(request: HttpRequest, slug: str) -> HttpResponse:
+    if request.method != "POST":
+        response = _error(405, "method_not_allowed", "POST mentions here.")
+        response["Allow"] = "POST"
+        return response
+    source = MentionSource.objects.filter(slug=slug, kind="webhook").first()
+    if source is None:
+        return _error(404, "unknown_source", "No mention source has this address.")
+    if not source.enabled:
+        return _error(403, "source_disabled", "This mention source is switched off.")
+    if int(request.headers.get("Content-Length") or 0) > MAX_BODY:
+        return _error(413, "too_large", f"At most {MAX_BODY} bytes per request.")
+    body = request.body
+    secret = inbound.secret_of(source)
+    if not secret:
+        return _error(401, "no_secret", "Make this source a signing secret first (admin, Mention sources).")
+    try:
+        check_signature(
+            request.headers,
+            body,
+            secret=secret,
+            tolerance=settings.STATUSHUB_ALERTS_SIGNATURE_TOLERANCE_SECONDS,
+        )
+    except AuthError as exc:
+        return _error(401, exc.code, str(exc))
+    try:
+        items = inbound.parse(json.loads(body))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "invalid_json", "The body is not JSON.")
+    except inbound.Invalid as exc:
+        return _error(422, "invalid_mention", str(exc))
+    stored = services.ingest(items, source=source)
+    return _json(200, {"received": len(items), "stored": len(stored), "duplicates": len(items) - len(stored)})
