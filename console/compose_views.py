@@ -1,5 +1,6 @@
 """The compose screen: draft together, preview every rendering, then a publisher signs and publishes."""
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from incidents import drafts, services, signing
 from incidents.models import Component, Incident, IncidentUpdate, ProgressNote, UpdateDraft
 from incidents.permissions import COMPOSE, PUBLISH
 from incidents.previews import preview_context
+from mentions.models import Spike
 from people.access import password_confirmed, permission_required, reauthenticated_recently
 from people.services import profile_for
 from statushub.lib.after_commit import watching_follow_up
@@ -48,7 +50,19 @@ def _dashboard(request: HttpRequest) -> HttpResponse:
     open_incidents = list(
         Incident.objects.exclude(status__in=Incident.CLOSED_STATUSES).order_by("-detected_at", "-id")
     )
-    return render(request, "manage/dashboard.html", {"rows": board(open_incidents), "now": timezone.now()})
+    now = timezone.now()
+    spikes = (
+        list(
+            Spike.objects.filter(
+                hour__gte=now - timedelta(hours=3), incident__isnull=True, dismissed_at__isnull=True
+            )
+        )
+        if request.user.has_perm("mentions.view_mention")
+        else []
+    )
+    return render(
+        request, "manage/dashboard.html", {"rows": board(open_incidents), "now": now, "spikes": spikes}
+    )
 
 
 @permission_required(COMPOSE)

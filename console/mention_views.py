@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.models import Incident
-from mentions import replies, services
+from mentions import replies, services, spikes
 from mentions.audit import Action
-from mentions.models import Mention, MentionReply, MentionSource, SavedReply, Service
+from mentions.models import Mention, MentionReply, MentionSource, SavedReply, Service, Spike
 from mentions.polling import poll
 from people.access import permission_required
 from people.services import audit_record
@@ -260,3 +260,21 @@ def source_poll(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"{source}: heard {result.heard}, {result.stored} new.")
     return redirect("manage:mentions")
+
+
+@require_POST
+@permission_required(CHANGE)
+def spike_action(request: HttpRequest, pk: int) -> HttpResponse:
+    spike = get_object_or_404(Spike, pk=pk)
+    user = _user(request)
+    if request.POST.get("action") == "open":
+        if not user.has_perm("incidents.add_incident"):
+            raise PermissionDenied("Opening an incident needs the permission to add incidents.")
+        incident = spikes.open_incident(spike=spike, by=user)
+        messages.success(
+            request, "A draft incident, internal until someone publishes: its mentions are suggested for it."
+        )
+        return redirect("manage:incident", pk=incident.pk)
+    Spike.objects.filter(pk=spike.pk).update(dismissed_by=user, dismissed_at=timezone.now())
+    messages.info(request, "Spike dismissed.")
+    return redirect("manage:dashboard")

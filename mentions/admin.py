@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from mentions import inbound
-from mentions.models import Mention, MentionSource, SavedReply
+from mentions.models import Mention, MentionSource, SavedReply, Spike
 
 
 @admin.register(MentionSource)
@@ -48,3 +48,17 @@ class MentionAdmin(admin.ModelAdmin):
 class SavedReplyAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "position"]
     list_editable = ["position"]
+
+
+@admin.register(Spike)
+class SpikeAdmin(admin.ModelAdmin):
+    list_display = ["hour", "volume", "negative", "baseline", "words", "incident", "dismissed_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -23,6 +23,7 @@ class MentionsConfig(AppConfig):
                 "view_savedreply",
                 "view_mentionreply",
                 "add_mentionreply",
+                "view_spike",
             },
             publisher={
                 "add_mentionsource",

@@ -1,8 +1,11 @@
 """Where customers talk about us (sources) and what they said (mentions), stored once per service and post."""
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from incidents.models import Incident
 from statushub.lib.models import TimeStampedModel
@@ -141,6 +144,30 @@ class Mention(models.Model):
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
 
+    @property
+    def response_target(self) -> timedelta:
+        """How soon a person should answer, by priority (``STATUSHUB_MENTION_RESPONSE_MINUTES``)."""
+        for floor, minutes in sorted(settings.STATUSHUB_MENTION_RESPONSE_MINUTES.items(), reverse=True):
+            if self.priority >= floor:
+                return timedelta(minutes=minutes)
+        return timedelta(hours=24)
+
+    @property
+    def response_due_at(self) -> datetime:
+        return self.received_at + self.response_target
+
+    def response_state(self, now: datetime | None = None) -> str:
+        """ok | amber (half the target gone) | red (past it) while unanswered; met | missed once answered;
+        "" when set aside or closed without an answer."""
+        if self.first_response_at is not None:
+            return "met" if self.first_response_at <= self.response_due_at else "missed"
+        if not self.is_open:
+            return ""
+        elapsed = (now or timezone.now()) - self.received_at
+        if elapsed > self.response_target:
+            return "red"
+        return "amber" if elapsed >= self.response_target / 2 else "ok"
+
 
 class SavedReply(models.Model):
     """A reply that follows the doctrine: identify yourself, apologise for the frustration, act (take it offline,
@@ -189,3 +216,39 @@ class MentionReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.mention}"
+
+
+class Spike(models.Model):
+    """More people talking than usual, mostly unhappy, about nothing we know of: the team is told and offered a
+    draft incident. Never published by itself."""
+
+    hour = models.DateTimeField(unique=True, help_text="The hour it was found in (one alert per hour).")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    volume = models.PositiveIntegerField()
+    negative = models.PositiveIntegerField()
+    baseline = models.FloatField(
+        help_text="Mentions in the same hour of the day, on average over the past week."
+    )
+    words = models.JSONField(default=list, help_text="What they talk about most.")
+    samples = models.JSONField(default=list, help_text="Ids of the most urgent mentions in it.")
+    notified_at = models.DateTimeField(null=True, blank=True)
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-hour"]
+
+    def __str__(self) -> str:
+        return f"Spike at {self.hour:%Y-%m-%d %H:00}: {self.volume} mentions"
+
+    @property
+    def summary(self) -> str:
+        said = ", ".join(self.words[:4]) or "something"
+        return (
+            f"People are saying: {said} — {self.volume} mentions in the last hour, {self.negative} negative "
+            f"(usually {self.baseline:.0f})."
+        )

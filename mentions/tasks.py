@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from mentions import polling
+from mentions import polling, spikes
 
 
 @shared_task
@@ -22,3 +22,12 @@ def poll_source(source_id: int, force: bool = False) -> str:
     if result.error:
         return f"error: {result.error}"
     return f"heard {result.heard}, stored {result.stored}"
+
+
+@shared_task
+def detect_spike() -> str:
+    spike = spikes.detect()
+    if spike is None:
+        return "no spike"
+    sent = spikes.notify(spike)
+    return f"spike: {spike.volume} mentions, {sent} told"

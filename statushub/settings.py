@@ -91,6 +91,8 @@ STATUSHUB_PRIMARY_MAY_ACKNOWLEDGE = env_bool("STATUSHUB_PRIMARY_MAY_ACKNOWLEDGE"
 STATUSHUB_TEAM_SLACK_WEBHOOK_URL = env_str("STATUSHUB_TEAM_SLACK_WEBHOOK_URL") or ""
 # The company's own accounts (comma-separated handles): mentions they post are set aside, not answered.
 STATUSHUB_OWN_HANDLES = env_list("STATUSHUB_OWN_HANDLES", [])
+# First response to a mention, by priority (at least this priority: minutes to answer).
+STATUSHUB_MENTION_RESPONSE_MINUTES = {60: 15, 30: 60, 0: 240}
 # Tests and benchmarks point transports at local fakes through hidden channel settings (base_url, api_base);
 # anywhere else those settings are ignored, so no stored value can send a channel's token elsewhere.
 STATUSHUB_TRANSPORT_OVERRIDES = env_bool("STATUSHUB_TRANSPORT_OVERRIDES", default=False)
@@ -450,6 +452,7 @@ STATUSHUB_ALERTS_SIGNATURE_TOLERANCE_SECONDS = env_int("STATUSHUB_ALERTS_SIGNATU
 STATUSHUB_ALERTS_KEEP_DAYS = env_int("STATUSHUB_ALERTS_KEEP_DAYS", 30)
 # Listening: each mention source is polled on its own schedule; the sweep finds the due ones.
 CELERY_BEAT_SCHEDULE["poll-mention-sources"] = {"task": "mentions.tasks.poll_due", "schedule": 30.0}
+CELERY_BEAT_SCHEDULE["detect-mention-spikes"] = {"task": "mentions.tasks.detect_spike", "schedule": 300.0}
 # Reminders go out within a minute of falling due.
 CELERY_BEAT_SCHEDULE["warroom-reminders"] = {"task": "warroom.tasks.remind", "schedule": 20.0}
 CELERY_BEAT_SCHEDULE["prune-alert-receipts"] = {"task": "alerts.tasks.prune_receipts", "schedule": 3600.0}

@@ -38,6 +38,7 @@ ROUTES: dict[str, str] = {
     "manage:mention-action": "PPPPP",
     "manage:mention-reply": "PPPPP",
     "manage:source-poll": "PPPPP",
+    "manage:spike": "PPPPP",
     "manage:compose": "LNYYY",
     "manage:notes": "LNYYY",
     "manage:correct": "PPPPP",
@@ -337,6 +338,14 @@ ADMIN_MODELS: dict[str, dict[str, str]] = {
         "history": "LNYYY",
         "delete": "LNNYY",
         "change": "LNYYY",
+        "redirect": "LYYYY",
+    },
+    "mentions_spike": {
+        "changelist": "LNYYY",
+        "add": "LNNNN",
+        "history": "L----",
+        "delete": "LNNNN",
+        "change": "LN---",
         "redirect": "LYYYY",
     },
     "mentions_mentionsource": {

@@ -114,3 +114,19 @@ def test_a_mention_entered_by_hand_lands_in_the_inbox(client, communicator):
 def test_engineers_do_not_see_customers_words(client, engineer):
     client.force_login(engineer)
     assert client.get(reverse("manage:mentions")).status_code == 403
+
+
+def test_the_first_response_clock_runs_by_priority(settings):
+    settings.STATUSHUB_MENTION_RESPONSE_MINUTES = {60: 15, 30: 60, 0: 240}
+    now = timezone.now()
+    urgent = Mention(priority=70, received_at=now - timedelta(minutes=8), state="new")
+    calm = Mention(priority=10, received_at=now - timedelta(minutes=8), state="new")
+
+    assert urgent.response_target == timedelta(minutes=15) and calm.response_target == timedelta(hours=4)
+    assert urgent.response_state(now) == "amber" and calm.response_state(now) == "ok"
+    assert urgent.response_state(now + timedelta(minutes=8)) == "red"
+    urgent.first_response_at = now + timedelta(minutes=5)
+    assert urgent.response_state() == "met"
+    urgent.first_response_at = now + timedelta(minutes=20)
+    assert urgent.response_state() == "missed"
+    assert Mention(priority=0, received_at=now, state="set_aside").response_state(now) == ""
