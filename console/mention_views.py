@@ -278,3 +278,50 @@ def spike_action(request: HttpRequest, pk: int) -> HttpResponse:
     Spike.objects.filter(pk=spike.pk).update(dismissed_by=user, dismissed_at=timezone.now())
     messages.info(request, "Spike dismissed.")
     return redirect("manage:dashboard")
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("mentions.add_mentionreply")
+def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+    """After the fix: everyone linked to the incident and not answered since, each with a drafted "it should be
+    working now" reply. Only the rows a person ticked as reviewed are sent, in one press."""
+    incident = get_object_or_404(Incident, pk=pk)
+    user = _user(request)
+    if incident.resolved_at is None:
+        messages.info(request, "Follow-up replies are for after the fix: this incident is not resolved yet.")
+        return redirect("manage:incident", pk=incident.pk)
+    waiting = replies.after_the_fix(incident.pk, incident.resolved_at)
+    if request.method == "POST":
+        if not may_speak(user, incident):
+            raise PermissionDenied("One voice: the primary communicator or a publisher sends these.")
+        sent, problems = 0, []
+        for mention in waiting:
+            if request.POST.get(f"reviewed-{mention.pk}") != "1":
+                continue  # never reviewed, never sent
+            text = request.POST.get(f"text-{mention.pk}", "")
+            if guard.check(text, kind="reply").flags:
+                problems.append(f"{mention.author_handle or mention.pk}: the tone guard flagged it, not sent")
+                continue
+            try:
+                replies.reply_send(mention=mention, text=text, kind=MentionReply.Kind.REPLY, by=user)
+                sent += 1
+            except ValidationError as exc:
+                problems.append(f"{mention.author_handle or mention.pk}: {' '.join(exc.messages)}")
+        if sent:
+            messages.success(request, f"{sent} follow-up repl{'y' if sent == 1 else 'ies'} sent.")
+        for problem in problems:
+            messages.error(request, problem)
+        return redirect("manage:follow-up", pk=incident.pk)
+    fixed = SavedReply.objects.filter(kind=SavedReply.Kind.FIXED).first()
+    rows = []
+    for mention in waiting:
+        mention.incident = incident
+        text = replies.fill(fixed, mention, user) if fixed else ""
+        rows.append(
+            {"mention": mention, "text": text, "tone": guard.check(text, kind="reply") if text else None}
+        )
+    return render(
+        request,
+        "manage/follow_up.html",
+        {"incident": incident, "rows": rows, "may_send": may_speak(user, incident)},
+    )

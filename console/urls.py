@@ -37,6 +37,7 @@ urlpatterns = [
     path("mentions/<int:pk>/reply/", mention_views.mention_reply, name="mention-reply"),
     path("mention-sources/<int:pk>/poll/", mention_views.source_poll, name="source-poll"),
     path("spikes/<int:pk>/", mention_views.spike_action, name="spike"),
+    path("incidents/<int:pk>/follow-up/", mention_views.follow_up, name="follow-up"),
     path("reauth/", compose_views.reauth, name="reauth"),
     path("keys/", key_views.keys, name="keys"),
     path("keys/action/", key_views.key_action, name="key-action"),

@@ -1,10 +1,13 @@
 """Answering a mention as a person: saved replies filled in, and the reply sent through the delivery engine when
 a named person presses Send (never by a machine)."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -103,3 +106,14 @@ def reply_draft(*, mention: Mention, text: str, by: User) -> Mention:
     Mention.objects.filter(pk=mention.pk).update(reply_draft=text, reply_draft_by=by, reply_draft_at=now)
     mention.reply_draft, mention.reply_draft_by, mention.reply_draft_at = text, by, now
     return mention
+
+
+def after_the_fix(incident_id: int, resolved_at: datetime) -> list[Mention]:
+    """Everyone whose mention is linked to the incident and who has not been answered since it was fixed."""
+    answered_since = MentionReply.objects.filter(mention=OuterRef("pk"), sent_at__gte=resolved_at)
+    return list(
+        Mention.objects.filter(incident_id=incident_id)
+        .exclude(state=Mention.State.SET_ASIDE)
+        .exclude(Exists(answered_since))
+        .order_by("-priority", "posted_at")[:200]
+    )

@@ -39,6 +39,7 @@ ROUTES: dict[str, str] = {
     "manage:mention-reply": "PPPPP",
     "manage:source-poll": "PPPPP",
     "manage:spike": "PPPPP",
+    "manage:follow-up": "LNYYY",
     "manage:compose": "LNYYY",
     "manage:notes": "LNYYY",
     "manage:correct": "PPPPP",
