@@ -121,7 +121,8 @@ def source_list(request: HttpRequest) -> list[dict[str, Any]]:
 @api.post("/mention-sources", response={201: SourceOut, **WRITE_ERRORS}, tags=["mentions"],
           summary="Listen somewhere new")  # fmt: skip
 def source_create(request: HttpRequest, payload: SourceIn) -> Status[dict[str, Any]]:
-    """An RSS/Atom feed (`url`) or a connected Mastodon account (`channel_id`) with saved searches. The worker
+    """An RSS/Atom feed (`url`), or a connected Mastodon account or Discourse forum (`channel_id`) with saved
+    searches. The worker
     polls it every `poll_seconds`; `POST /mention-sources/{id}/poll` polls now."""
     authorize(request, SOURCES_WRITE)
     config: dict[str, Any] = {}
@@ -131,9 +132,11 @@ def source_create(request: HttpRequest, payload: SourceIn) -> Status[dict[str, A
             raise _invalid_field(["url"], "an RSS source needs the feed's url")
         config["url"] = str(payload.url)
     else:
-        channel = Channel.objects.filter(pk=payload.channel_id or 0, kind="mastodon").first()
+        channel = Channel.objects.filter(pk=payload.channel_id or 0, kind=payload.kind).first()
         if channel is None:
-            raise _invalid_field(["channel_id"], "a Mastodon source needs a connected Mastodon channel's id")
+            raise _invalid_field(
+                ["channel_id"], f"a {payload.kind} source needs the id of a connected {payload.kind} channel"
+            )
     source = MentionSource.objects.create(
         kind=payload.kind, name=payload.name, config=config, channel=channel,
         searches="\n".join(s.strip() for s in payload.searches if s.strip()), poll_seconds=payload.poll_seconds,

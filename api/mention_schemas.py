@@ -65,11 +65,15 @@ class MentionPage(Schema):
 
 
 class SourceIn(Schema):
-    kind: Literal["mastodon", "rss"] = Field(description="A listener polled by the worker.")
+    kind: Literal["mastodon", "discourse", "rss"] = Field(description="A listener polled by the worker.")
     name: Text = Field(min_length=1, max_length=100, pattern=NonBlank)
     url: HttpUrl | None = Field(None, description="rss: the feed's address.")
-    searches: list[str] = Field(default_factory=list, max_length=50, description="Saved searches (Mastodon).")
-    channel_id: int | None = Field(None, description="mastodon: the connected account to listen with.")
+    searches: list[str] = Field(
+        default_factory=list, max_length=50, description="Saved searches (Mastodon, Discourse)."
+    )
+    channel_id: int | None = Field(
+        None, description="mastodon, discourse: the connected channel whose account and key to listen with."
+    )
     poll_seconds: int = Field(120, ge=30, le=86_400)
 
 

@@ -40,7 +40,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("bluesky", "Bluesky", "BlueskyTransport"),
     Kind("x", "X / Twitter", "XTransport"),
     Kind("facebook", "Facebook Page", "FacebookTransport"),
-    Kind("discourse", "Discourse", "DiscourseTransport"),
+    Kind("discourse", "Discourse", "DiscourseTransport", "DiscourseListener"),
     Kind("reddit", "Reddit", "RedditTransport"),
     Kind("manual", "Manual community (copy and mark posted)", "ManualTransport"),
     Kind("rss", "RSS/Atom feed", listener_name="FeedListener"),

@@ -17,7 +17,7 @@ class MentionSourceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Make a new signing secret (inbound webhook sources)")
     def make_secret(self, request: HttpRequest, queryset: QuerySet[MentionSource]) -> None:
-        for source in queryset.filter(kind="webhook"):
+        for source in queryset.filter(kind__in=["webhook", "discourse"]):
             secret = inbound.new_secret(source)
             # Shown once, here: only its encrypted form is kept.
             self.message_user(

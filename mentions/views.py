@@ -7,8 +7,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from integrations.discourse.listener import DiscourseListener
 from integrations.webhook.inbound import AuthError, check_signature
-from mentions import inbound, services
+from mentions import inbound, polling, services
 from mentions.models import MentionSource
 from statushub.lib.middleware import mark_public
 
@@ -32,7 +33,7 @@ def receive(request: HttpRequest, slug: str) -> HttpResponse:
         response = _error(405, "method_not_allowed", "POST mentions here.")
         response["Allow"] = "POST"
         return response
-    source = MentionSource.objects.filter(slug=slug, kind="webhook").first()
+    source = MentionSource.objects.filter(slug=slug, kind__in=["webhook", "discourse"]).first()
     if source is None:
         return _error(404, "unknown_source", "No mention source has this address.")
     if not source.enabled:
@@ -43,6 +44,8 @@ def receive(request: HttpRequest, slug: str) -> HttpResponse:
     secret = inbound.secret_of(source)
     if not secret:
         return _error(401, "no_secret", "Make this source a signing secret first (admin, Mention sources).")
+    if source.kind == "discourse":
+        return _discourse(request, source, body, secret)
     try:
         check_signature(
             request.headers,
@@ -60,3 +63,27 @@ def receive(request: HttpRequest, slug: str) -> HttpResponse:
         return _error(422, "invalid_mention", str(exc))
     stored = services.ingest(items, source=source)
     return _json(200, {"received": len(items), "stored": len(stored), "duplicates": len(items) - len(stored)})
+
+
+def _discourse(request: HttpRequest, source: MentionSource, body: bytes, secret: str) -> JsonResponse:
+    """The forum's own webhook (Admin, API, Webhooks: "Post Event", content type JSON, this secret)."""
+    listener = polling.listener_for(source)
+    assert isinstance(listener, DiscourseListener)
+    try:
+        heard = listener.inbound_post(request.headers, body, secret)
+    except PermissionError as exc:
+        return _error(401, "invalid_signature", str(exc))
+    except (ValueError, KeyError) as exc:
+        return _error(422, "invalid_post", f"Not a Discourse post event: {exc}")
+    if heard is None:
+        return _json(
+            200,
+            {
+                "received": 0,
+                "stored": 0,
+                "duplicates": 0,
+                "ignored": request.headers.get("X-Discourse-Event", ""),
+            },
+        )
+    stored = services.ingest([services.Incoming.from_heard("discourse", heard)], source=source)
+    return _json(200, {"received": 1, "stored": len(stored), "duplicates": 1 - len(stored)})

@@ -1,5 +1,7 @@
 """POST /hooks/mentions/<slug>/: signed per Standard Webhooks, validated, stored once, no cookies."""
 
+import hashlib
+import hmac
 import json
 import time
 
@@ -101,3 +103,26 @@ def test_the_secret_is_kept_encrypted(source):
     src.refresh_from_db()
     assert secret not in src.encrypted_secret and src.secret_hint == secret[:12] + "…"
     assert inbound.secret_of(src) == secret
+
+
+def test_the_company_forums_webhook_is_heard_at_once(client):
+    forum = MentionSource.objects.create(
+        kind="discourse", name="Community", slug="community",
+        config={"forum_url": "https://community.northwind.example"},
+    )  # fmt: skip
+    secret = inbound.new_secret(forum)
+    body = json.dumps({"post": {"id": 7, "username": "ana", "raw": "Checkout down for anyone?",
+                                "created_at": "2026-12-03T09:05:00Z", "topic_id": 5, "topic_slug": "outage"}})  # fmt: skip
+    signature = "sha256=" + hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+    headers = {"X-Discourse-Event": "post_created", "X-Discourse-Event-Signature": signature}
+
+    stored = client.post("/hooks/mentions/community/", body, content_type="application/json", headers=headers)
+    forged = client.post(
+        "/hooks/mentions/community/", body, content_type="application/json",
+        headers={**headers, "X-Discourse-Event-Signature": "sha256=00"},
+    )  # fmt: skip
+
+    assert stored.status_code == 200 and stored.json()["stored"] == 1
+    assert forged.status_code == 401
+    mention = Mention.objects.get()
+    assert (mention.service, mention.remote_id, mention.author_handle) == ("discourse", "7", "ana")
