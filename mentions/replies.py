@@ -117,3 +117,25 @@ def after_the_fix(incident_id: int, resolved_at: datetime) -> list[Mention]:
         .exclude(Exists(answered_since))
         .order_by("-priority", "posted_at")[:200]
     )
+
+
+# The saved replies every install starts with (migration 0003 added them; ``seed_demo`` makes sure of them).
+DEFAULT_SAVED_REPLIES = [
+    ("Take it offline", SavedReply.Kind.OFFLINE,
+     "Hi {name}, I'm {me}, {my_title} at {company}. I'm sorry for the frustration this is causing. I'd like to "
+     "sort this out with you directly: could you send me a private message, or write to me at {my_email}? "
+     "I'll take it from there."),
+    ("We are on it", SavedReply.Kind.ON_IT,
+     "Hi {name}, I'm {me} at {company}. Sorry for the trouble: we know about it and are working on it right now. "
+     "Our latest update, signed by the people handling it: {update_url}"),
+    ("It should be working now", SavedReply.Kind.FIXED,
+     "Hi {name}, {me} from {company} here. This should be working again now. If it still isn't for you, send me "
+     "a private message and I'll look into it myself."),
+]  # fmt: skip
+
+
+def ensure_default_saved_replies() -> None:
+    for position, (name, kind, body) in enumerate(DEFAULT_SAVED_REPLIES):
+        SavedReply.objects.get_or_create(
+            name=name, defaults={"kind": kind, "body": body, "position": position}
+        )

@@ -393,6 +393,9 @@ class Command(BaseCommand):
         """Listeners in dry run on the demo's fake posts: the inbox fills with what customers say right now."""
         from mentions.models import Mention, MentionSource
         from mentions.polling import poll
+        from mentions.replies import ensure_default_saved_replies
+
+        ensure_default_saved_replies()
 
         Mention.objects.all().delete()
         MentionSource.objects.all().delete()
