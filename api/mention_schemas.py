@@ -16,7 +16,7 @@ class MentionIn(Schema):
     """A mention entered by hand or by a script (a phone call, a store review, a post seen elsewhere)."""
 
     text: Text = Field(min_length=1, max_length=10_000, pattern=NonBlank)
-    author_handle: str = Field(
+    author_handle: Text = Field(
         "", max_length=200, description="Their handle on the service, e.g. ana@mastodon.social."
     )
     service: Service = Field("manual", description="Where it was said.")
@@ -24,7 +24,7 @@ class MentionIn(Schema):
     posted_at: AwareDatetime | None = Field(
         None, description="When it was said, with its UTC offset; default now."
     )
-    remote_id: str | None = Field(
+    remote_id: Text | None = Field(
         None,
         min_length=1,
         max_length=300,

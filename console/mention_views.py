@@ -210,7 +210,7 @@ def mention_action(request: HttpRequest, pk: int) -> HttpResponse:
 class ManualMentionForm(forms.Form):
     service = forms.ChoiceField(choices=Service.choices, initial=Service.MANUAL, label="Where it was said")
     author_handle = forms.CharField(max_length=200, required=False, label="Who (handle, name or phone)")
-    url = forms.URLField(max_length=1000, required=False, label="Link (if any)")
+    url = forms.URLField(max_length=1000, required=False, label="Link (if any)", assume_scheme="https")
     text = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}), max_length=10_000, label="What they said"
     )

@@ -50,6 +50,8 @@ def _text(item: dict[str, Any], name: str, n: int, *, limit: int, required: bool
     if not isinstance(value, str):
         raise Invalid(f"mentions[{n}].{name} must be a string")
     value = value.strip()
+    if "\x00" in value:
+        raise Invalid(f"mentions[{n}].{name} must not contain NUL characters")
     if required and not value:
         raise Invalid(f"mentions[{n}].{name} is required")
     if len(value) > limit:

@@ -18,6 +18,7 @@ ENCRYPTED_JSON_FIELDS = (
     ("subscribers.HookSubscription", "encrypted_target", "subscriber hook targets"),
     ("alerts.AlertSource", "encrypted_credentials", "alert source credentials"),
     ("people.TOTPDevice", "encrypted_key", "authenticator keys"),
+    ("mentions.MentionSource", "encrypted_secret", "mention webhook secrets"),
 )
 
 

@@ -79,6 +79,7 @@ def test_an_unsigned_or_replayed_request_is_refused(client, source, change, code
         ),
         ({"remote_id": "1", "text": "x", "service": "myspace"}, "mentions[0].service must be one of"),
         ({"mentions": []}, "at least one"),
+        ({"remote_id": "1", "text": "nul \u0000 inside"}, "mentions[0].text must not contain NUL"),
     ],
 )
 def test_a_signed_but_invalid_body_says_what_is_wrong_and_stores_nothing(client, source, body, detail):
