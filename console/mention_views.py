@@ -30,6 +30,14 @@ PAGE = 50
 PRESENCE_SECONDS = 30
 
 
+MAX_PAGE = 10_000
+
+
+def _number(value: str) -> int | None:
+    """A plain decimal id or page number (not "²", not a thousand digits), else None."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
 def _user(request: HttpRequest) -> User:
     assert isinstance(request.user, User)  # guaranteed by permission_required
     return request.user
@@ -47,9 +55,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     if service in Service.values:
         mentions = mentions.filter(service=service)
     incident = request.GET.get("incident", "")
-    if incident.isdigit():
-        mentions = mentions.filter(incident_id=int(incident))
-    page = max(0, int(request.GET.get("page", "0"))) if request.GET.get("page", "0").isdigit() else 0
+    if (incident_id := _number(incident)) is not None:
+        mentions = mentions.filter(incident_id=incident_id)
+    page = min(_number(request.GET.get("page", "")) or 0, MAX_PAGE)
     # One page and a peek at the next: no count over a million rows.
     rows = list(mentions.order_by("-priority", "-posted_at", "-id")[page * PAGE : (page + 1) * PAGE + 1])
     context = {
@@ -58,6 +66,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "page": page,
         "state": state,
         "service": service,
+        "incident": incident,
         "services": Service.choices,
         "states": [("open", "Open"), *Mention.State.choices, ("all", "All")],
         "sources": MentionSource.objects.order_by("name"),
@@ -90,7 +99,7 @@ def mention_detail(request: HttpRequest, pk: int) -> HttpResponse:
     saved = SavedReply.objects.all()
     chosen = request.GET.get("saved", "")
     text = mention.reply_draft  # drafted for a person to review, if anyone did
-    if chosen.isdigit() and (reply := saved.filter(pk=int(chosen)).first()) is not None:
+    if (saved_id := _number(chosen)) is not None and (reply := saved.filter(pk=saved_id).first()) is not None:
         try:
             text = replies.fill(reply, mention, user)
         except ValidationError as exc:
@@ -143,8 +152,9 @@ def mention_reply(request: HttpRequest, pk: int) -> HttpResponse:
             request, "Not sent: the tone guard flagged this reply. Calm it, or say why it goes as is."
         )
         return _detail(request, mention, text)
+    seen = _number(request.POST.get("replies_seen", ""))
     try:
-        reply = replies.reply_send(mention=mention, text=text, kind=kind, by=user)
+        reply = replies.reply_send(mention=mention, text=text, kind=kind, by=user, replies_seen=seen)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return _detail(request, mention, text)
@@ -178,7 +188,7 @@ def _detail(request: HttpRequest, mention: Mention, text: str) -> HttpResponse:
 @require_POST
 @permission_required(CHANGE)
 def mention_action(request: HttpRequest, pk: int) -> HttpResponse:
-    mention = get_object_or_404(Mention, pk=pk)
+    mention = get_object_or_404(Mention.objects.select_related("incident"), pk=pk)
     user = _user(request)
     action = request.POST.get("action", "")
     try:
@@ -188,8 +198,12 @@ def mention_action(request: HttpRequest, pk: int) -> HttpResponse:
         elif action == "release":
             services.mention_assign(mention=mention, to=None, by=user)
         elif action == "link":
-            incident_id = request.POST.get("incident", "")
-            incident = Incident.objects.filter(pk=int(incident_id)).first() if incident_id.isdigit() else None
+            if mention.incident_id and not may_speak(user, mention.incident):  # type: ignore[arg-type]
+                raise PermissionDenied(
+                    "One voice: only the incident's primary communicator or a publisher unlinks it."
+                )
+            number = _number(request.POST.get("incident", ""))
+            incident = Incident.objects.filter(pk=number).first() if number is not None else None
             services.mention_link(mention=mention, incident=incident, by=user)
             messages.success(
                 request, f"Linked to {incident}." if incident else "No longer linked to an incident."
@@ -303,7 +317,13 @@ def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
                 problems.append(f"{mention.author_handle or mention.pk}: the tone guard flagged it, not sent")
                 continue
             try:
-                replies.reply_send(mention=mention, text=text, kind=MentionReply.Kind.REPLY, by=user)
+                replies.reply_send(
+                    mention=mention,
+                    text=text,
+                    kind=MentionReply.Kind.REPLY,
+                    by=user,
+                    since=incident.resolved_at,
+                )
                 sent += 1
             except ValidationError as exc:
                 problems.append(f"{mention.author_handle or mention.pk}: {' '.join(exc.messages)}")

@@ -40,13 +40,14 @@ def chart(points: list[tuple[datetime, float]], *, since: datetime, now: datetim
     """``points``: (posted_at, sentiment) of each mention. None when there is nothing to draw."""
     if not points:
         return None
-    start = min(since, min(at for at, _ in points))
+    # From the incident's detection, or a day before it at most: an old post linked to it cannot stretch the axis.
+    start = max(min(since, min(at for at, _ in points)), since - timedelta(days=1))
     span = max(now - start, timedelta(minutes=5))
     step = next((s for s in STEPS if span / timedelta(minutes=s) <= MAX_BUCKETS), STEPS[-1])
     origin = start.replace(second=0, microsecond=0) - timedelta(
         minutes=start.minute % step if step < 60 else 0
     )
-    buckets = int((now - origin) / timedelta(minutes=step)) + 1
+    buckets = min(int((now - origin) / timedelta(minutes=step)) + 1, MAX_BUCKETS * 4)
     counts = [0] * buckets
     totals = [0.0] * buckets
     for at, sentiment in points:

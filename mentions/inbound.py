@@ -69,13 +69,16 @@ def parse(body: Any) -> list[services.Incoming]:
     for n, item in enumerate(items):
         if not isinstance(item, dict):
             raise Invalid(f"mentions[{n}] must be an object")
-        service = _text(item, "service", n, limit=16) or Service.WEBHOOK
-        if service not in Service.values:
+        said_on = _text(item, "service", n, limit=16) or Service.WEBHOOK
+        if said_on not in Service.values:
             raise Invalid(f"mentions[{n}].service must be one of {', '.join(Service.values)}")
         posted: datetime | None = timezone.now()
         if item.get("posted_at"):
             stamp = _text(item, "posted_at", n, limit=40)
-            posted = parse_datetime(stamp)
+            try:
+                posted = parse_datetime(stamp)
+            except ValueError:
+                posted = None
             if posted is None or posted.tzinfo is None:
                 raise Invalid(
                     f"mentions[{n}].posted_at must be ISO 8601 with its offset, e.g. 2026-12-03T09:12:00Z"
@@ -87,7 +90,9 @@ def parse(body: Any) -> list[services.Incoming]:
             raise Invalid(f"mentions[{n}].followers must be a whole number")
         incoming.append(
             services.Incoming(
-                service=service,
+                # Stored as the webhook's own, whatever it says: a sender must not take another service's post
+                # ids (and so keep the real post out, or aim our account's reply at a post of its choosing).
+                service=Service.WEBHOOK,
                 remote_id=_text(item, "remote_id", n, limit=300, required=True),
                 text=_text(item, "text", n, limit=10_000, required=True),
                 posted_at=posted or timezone.now(),
@@ -95,7 +100,7 @@ def parse(body: Any) -> list[services.Incoming]:
                 author_handle=_text(item, "author_handle", n, limit=200),
                 author_name=_text(item, "author_name", n, limit=200),
                 followers=followers,
-                found_by="webhook",
+                found_by=f"webhook ({said_on})" if said_on != Service.WEBHOOK else "webhook",
             )
         )
     return incoming

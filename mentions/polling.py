@@ -6,6 +6,7 @@ cursor moves on, in one transaction. An error keeps the cursor and waits longer 
 Retry-After when it gives one), so nothing heard is lost and a failing service is not hammered.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ from mentions import demo, services
 from mentions.models import MentionSource
 from statushub.lib.outbound import OutboundError
 
+log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -48,7 +50,8 @@ def listener_for(source: MentionSource) -> Listener:
     if cls is None:
         raise OutboundError(f"nobody listens to {source.get_kind_display()} by polling", permanent=True)
     credentials = channel_credentials(source.channel) if source.channel else {}
-    config = {**(source.channel.config if source.channel else {}), **source.config}
+    # The connected channel's settings win: a source's own config cannot point its credentials elsewhere.
+    config = {**source.config, **(source.channel.config if source.channel else {})}
     return cls(config, credentials, searches=source.search_terms)
 
 
@@ -63,7 +66,10 @@ def poll(source_id: int, *, now: datetime | None = None, force: bool = False) ->
     source = MentionSource.objects.select_related("channel").get(pk=source_id)
     try:
         heard, cursor = _fetch(source)
-    except OutboundError as exc:
+    except Exception as exc:
+        if not isinstance(exc, OutboundError):
+            log.exception("Polling %s failed", source)
+            exc = OutboundError(f"unexpected answer ({type(exc).__name__}): {exc}")
         source.failures += 1
         wait = min(MAX_BACKOFF, timedelta(seconds=source.poll_seconds * 2 ** min(source.failures, 10)))
         if exc.retry_after:

@@ -1,6 +1,7 @@
 """Answering a mention as a person: saved replies filled in, and the reply sent through the delivery engine when
 a named person presses Send (never by a machine)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -14,9 +15,10 @@ from django.utils import timezone
 from channels.models import Channel
 from channels.services import MessageError, message_queue
 from incidents.documents import absolute
-from incidents.models import IncidentUpdate
+from incidents.models import Incident, IncidentUpdate
 from integrations.base import Remote
 from mentions.models import Mention, MentionReply, SavedReply
+from people.models import Profile
 from people.services import profile_for
 
 
@@ -25,14 +27,27 @@ class _Blank(dict[str, str]):
         return "{" + key + "}"
 
 
-def fill(saved: SavedReply, mention: Mention, replier: User) -> str:
+@dataclass(frozen=True)
+class FillContext:
+    """What every reply about one incident by one replier shares: read once for a whole list of replies."""
+
+    profile: Profile
+    update: IncidentUpdate | None
+
+    @classmethod
+    def for_incident(cls, incident: Incident | None, replier: User) -> "FillContext":
+        update = (
+            IncidentUpdate.objects.filter(incident=incident).order_by("-published_at").first()
+            if incident
+            else None
+        )
+        return cls(profile_for(replier), update)
+
+
+def fill(saved: SavedReply, mention: Mention, replier: User, *, context: FillContext | None = None) -> str:
     """The saved reply with its placeholders filled from the mention, its incident and the replier."""
-    profile = profile_for(replier)
-    update = (
-        IncidentUpdate.objects.filter(incident=mention.incident).order_by("-published_at").first()
-        if mention.incident_id
-        else None
-    )
+    context = context or FillContext.for_incident(mention.incident, replier)
+    profile, update = context.profile, context.update
     values = _Blank(
         name=mention.author_name or mention.author_handle or "there",
         me=profile.name,
@@ -60,12 +75,31 @@ def channel_for(mention: Mention) -> Channel | None:
 
 
 @transaction.atomic
-def reply_send(*, mention: Mention, text: str, kind: str, by: User) -> MentionReply:
-    """Queue the reply on the delivery engine (or record an answer given by hand); the mention is answered."""
+def reply_send(
+    *,
+    mention: Mention,
+    text: str,
+    kind: str,
+    by: User,
+    replies_seen: int | None = None,
+    since: datetime | None = None,
+) -> MentionReply:
+    """Queue the reply on the delivery engine (or record an answer given by hand); the mention is answered.
+
+    Checked under the mention's lock, so a second press (or a colleague's) never answers twice: with
+    ``replies_seen`` (how many replies the sender's page showed), any reply since refuses this one; with
+    ``since`` (a follow-up after the fix), a reply already sent since then does."""
     text = text.strip()
     if not text:
         raise ValidationError("Write the reply first.")
     locked = Mention.objects.select_for_update(of=("self",)).get(pk=mention.pk)
+    answered = MentionReply.objects.filter(mention=locked)
+    if replies_seen is not None and answered.count() != replies_seen:
+        raise ValidationError(
+            "Someone answered this mention a moment ago: read their reply before sending yours."
+        )
+    if since is not None and answered.filter(sent_at__gte=since).exists():
+        raise ValidationError("Already answered since the fix.")
     now = timezone.now()
     delivery = None
     if kind != MentionReply.Kind.BY_HAND:

@@ -4,7 +4,7 @@ people do with them in the inbox."""
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -149,6 +149,7 @@ def _ingest_batch(
     mine: set[str],
     entered_by: User | None,
 ) -> list[Mention]:
+    batch = [_clean(i) for i in batch]  # before any query: PostgreSQL refuses NUL even in a WHERE
     keys = {(i.service, i.remote_id) for i in batch}
     services = {service for service, _ in keys}
     known = set(
@@ -224,6 +225,15 @@ def _ingest_batch(
         received_at=now, service__in=services, remote_id__in=[m.remote_id for m in rows_out]
     )
     return list(stored)
+
+
+def _clean(item: Incoming) -> Incoming:
+    """What the database can keep and a page can link: no NUL characters, links only to http(s)."""
+    url = item.url if item.url.lower().startswith(("https://", "http://")) else ""
+    fields = {name: getattr(item, name) for name in ("text", "author_handle", "author_name", "author_id",
+                                                      "found_by", "in_reply_to", "remote_id")}  # fmt: skip
+    cleaned = {name: value.replace("\x00", "") for name, value in fields.items()}
+    return replace(item, url=url, **cleaned)
 
 
 # --- what people do in the inbox -----------------------------------------------------------------------------

@@ -38,7 +38,8 @@ def receive(request: HttpRequest, slug: str) -> HttpResponse:
         return _error(404, "unknown_source", "No mention source has this address.")
     if not source.enabled:
         return _error(403, "source_disabled", "This mention source is switched off.")
-    if int(request.headers.get("Content-Length") or 0) > MAX_BODY:
+    length = request.headers.get("Content-Length") or "0"
+    if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
         return _error(413, "too_large", f"At most {MAX_BODY} bytes per request.")
     body = request.body
     secret = inbound.secret_of(source)
@@ -73,7 +74,7 @@ def _discourse(request: HttpRequest, source: MentionSource, body: bytes, secret:
         heard = listener.inbound_post(request.headers, body, secret)
     except PermissionError as exc:
         return _error(401, "invalid_signature", str(exc))
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return _error(422, "invalid_post", f"Not a Discourse post event: {exc}")
     if heard is None:
         return _json(

@@ -14,6 +14,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
+
 from integrations.base import Heard, Listener, Remote
 from integrations.text import html_words
 from statushub.lib import outbound
@@ -57,7 +59,10 @@ class DiscourseListener(Listener):
 
     def fetch(self, cursor: str) -> tuple[list[Heard], str]:
         seen: dict[str, int] = json.loads(cursor) if cursor else {}
-        base = str(self.config.get("api_base") or self._forum()).rstrip("/")
+        # A hidden api_base (local fakes) only where STATUSHUB_TRANSPORT_OVERRIDES is on: anywhere else a stored
+        # override would send the forum's API key to a server nobody chose.
+        override = str(self.config.get("api_base") or "") if settings.STATUSHUB_TRANSPORT_OVERRIDES else ""
+        base = (override or self._forum()).rstrip("/")
         headers = {
             "Api-Key": str(self.credentials.get("api_key", "")),
             "Api-Username": str(self.config.get("api_username", "system")),
@@ -113,13 +118,14 @@ class DiscourseListener(Listener):
     def inbound_post(self, headers: Any, body: bytes, secret: str) -> Heard | None:
         """A forum webhook: ``X-Discourse-Event-Signature: sha256=<hex HMAC of the body>``; ``post_created`` is
         heard, other events are not mentions (None). Raises ``PermissionError`` on a bad signature."""
-        presented = str(headers.get("X-Discourse-Event-Signature", ""))
-        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        presented = str(headers.get("X-Discourse-Event-Signature", "")).encode("utf-8", "replace")
+        expected = ("sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()).encode()
         if not presented or not hmac.compare_digest(presented, expected):
             raise PermissionError("X-Discourse-Event-Signature does not match this source's secret")
         if headers.get("X-Discourse-Event") != "post_created":
             return None
-        post = json.loads(body).get("post") or {}
-        if not post.get("id"):
+        parsed = json.loads(body)
+        post = parsed.get("post") if isinstance(parsed, dict) else None
+        if not isinstance(post, dict) or not post.get("id"):
             raise ValueError("the webhook's body has no post")
         return self._heard(post, {}, "webhook")

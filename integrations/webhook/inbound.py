@@ -31,7 +31,7 @@ def check_signature(
             "missing_signature",
             "Sign the request: webhook-id, webhook-timestamp and webhook-signature headers.",
         )
-    if not stamp.isdigit():
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
         raise AuthError("invalid_timestamp", "webhook-timestamp must be whole seconds since the epoch.")
     drift = abs((time.time() if now is None else now) - int(stamp))
     if drift > tolerance:
@@ -45,6 +45,9 @@ def check_signature(
     except UnicodeDecodeError as exc:
         raise AuthError("invalid_signature", "The body is not UTF-8, so its signature cannot match.") from exc
     expected = sign(secret, msg_id, int(stamp), text)
-    if not any(hmac.compare_digest(expected, presented) for presented in signatures):
+    if not any(
+        hmac.compare_digest(expected.encode(), presented.encode("utf-8", "replace"))
+        for presented in signatures
+    ):
         raise AuthError("invalid_signature", "The signature does not match this source's signing secret.")
     return msg_id

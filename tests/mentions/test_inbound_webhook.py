@@ -48,7 +48,8 @@ def test_signed_mentions_are_stored_once_and_scored(client, source):
     assert again.json() == {"received": 2, "stored": 0, "duplicates": 2}
     assert not first.cookies and first["Cache-Control"] == "no-store"
     kim = Mention.objects.get(remote_id="b24-1")
-    assert (kim.service, kim.source, kim.followers) == ("x", src, 5400)
+    # Stored as the webhook's own (a sender cannot take another service's post ids); where it was said is kept.
+    assert (kim.service, kim.found_by, kim.source, kim.followers) == ("webhook", "webhook (x)", src, 5400)
     assert "refund" in kim.cues and kim.posted_at.isoformat() == "2026-12-03T09:12:00+00:00"
     assert Mention.objects.get(remote_id="b24-2").service == "webhook"
 
